@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ("username", "get_full_name", "department", "role_names", "is_active")
+    list_filter = ("department", "groups", "is_active", "is_staff")
+    list_select_related = ("department",)
+    fieldsets = (
+        *(BaseUserAdmin.fieldsets or ()),
+        (_("Organisation"), {"fields": ("department", "phone")}),
+    )
+
+    @admin.display(description=_("roles"))
+    def role_names(self, obj: User) -> str:
+        return ", ".join(str(role.label) for role in obj.roles)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        return super().get_queryset(request).prefetch_related("groups")

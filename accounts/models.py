@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts.roles import Role
+
+
+class User(AbstractUser):
+    """A member of staff (citizens do not log in; they use tracking code and secret)."""
+
+    department = models.ForeignKey(
+        "routing.Department",
+        verbose_name=_("department"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="members",
+    )
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+
+    class Meta(AbstractUser.Meta):
+        verbose_name = _("staff user")  # type: ignore[assignment]
+        verbose_name_plural = _("staff users")  # type: ignore[assignment]
+
+    def has_role(self, role: Role) -> bool:
+        return self.groups.filter(name=role.value).exists()
+
+    @property
+    def roles(self) -> list[Role]:
+        names = {group.name for group in self.groups.all()}  # uses a prefetch if present
+        return [role for role in Role if role.value in names]

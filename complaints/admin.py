@@ -1,0 +1,165 @@
+"""Back-office views of complaints: read-only records with transition buttons.
+
+State changes go through the same services as the console and the API (never a direct
+save), so the admin cannot skip a guard, a permission or the audit trail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django_fsm.admin import FSMAdminMixin
+
+from complaints import services
+from complaints.errors import DomainError
+from complaints.models import Attachment, Complaint, Event, Petitioner, Reply
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class EventInline(ReadOnlyInline):
+    model = Event
+    fields = ("created_at", "kind", "actor", "actor_label", "from_state", "to_state", "payload")
+    readonly_fields = fields
+
+
+class AttachmentInline(ReadOnlyInline):
+    model = Attachment
+    fields = ("original_name", "content_type", "size", "sha256", "created_at")
+    readonly_fields = fields
+
+
+class ReplyInline(ReadOnlyInline):
+    model = Reply
+    fields = ("body", "author", "approved_by", "approved_at", "sent_at")
+    readonly_fields = fields
+
+
+@admin.register(Complaint)
+class ComplaintAdmin(FSMAdminMixin, admin.ModelAdmin):
+    fsm_fields = ["status"]
+    list_display = (
+        "tracking_code",
+        "title",
+        "status",
+        "priority",
+        "category",
+        "department",
+        "assignee",
+        "channel",
+        "received_at",
+    )
+    list_filter = ("status", "priority", "channel", "kind", "category", "department")
+    list_select_related = ("category", "department", "assignee")
+    search_fields = ("tracking_code", "title", "external_ref")
+    date_hierarchy = "received_at"
+    inlines = [ReplyInline, AttachmentInline, EventInline]
+    readonly_fields = (
+        "tracking_code",
+        "status",
+        "priority",
+        "kind",
+        "channel",
+        "external_ref",
+        "title",
+        "content",
+        "location",
+        "petitioner",
+        "category",
+        "department",
+        "assignee",
+        "merged_into",
+        "received_at",
+        "replied_at",
+        "closed_at",
+        "version",
+    )
+    fields = readonly_fields
+
+    @staticmethod
+    def get_fsm_block_label(fsm_field_name: str) -> str:
+        return str(_("Actions"))
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        # Nothing is edited here directly; the transition buttons call the services.
+        return None
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # complaints arrive through a channel (intake), not the back-office
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # nothing is lost: finished complaints are archived
+
+    def _apply_fsm_transition(
+        self,
+        *,
+        obj: Any,
+        transition_name: str,
+        request: HttpRequest,
+        kwargs: Mapping[str, Any] | None = None,
+    ) -> bool:
+        service = services.SERVICE_FOR_ACTION[transition_name]
+        arguments = {key: value for key, value in (kwargs or {}).items() if value not in ("",)}
+        try:
+            service(complaint_id=obj.pk, actor=request.user, **arguments)
+        except DomainError as error:
+            self.message_user(request, str(error), level=messages.ERROR)
+            return False
+        self.message_user(
+            request,
+            _("%(action)s: done.") % {"action": services.action_label(transition_name)},
+            level=messages.SUCCESS,
+        )
+        return True
+
+
+@admin.register(Petitioner)
+class PetitionerAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "type", "phone", "email", "created_at")
+    list_filter = ("type",)
+    search_fields = ("name", "organisation", "phone", "email")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    """The audit log: every transition, note and reply, never edited."""
+
+    list_display = (
+        "created_at",
+        "complaint",
+        "kind",
+        "actor",
+        "actor_label",
+        "from_state",
+        "to_state",
+    )
+    list_filter = ("kind",)
+    list_select_related = ("complaint", "actor")
+    search_fields = ("complaint__tracking_code", "kind")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,16 @@
+"""Domain errors → HTTP, once for the whole REST API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from complaints.errors import DomainError
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DomainError):
+        return Response({"code": exc.code, "detail": str(exc)}, status=exc.status)
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,577 @@
+"""The ticket: a complaint, who sent it, what happened to it, and what came with it.
+
+``Complaint.status`` is a protected django-fsm field: it changes only through the
+transition methods below. Transitions are pure — they check their guards and set fields;
+the service around them (``complaints.services``) locks the row, saves, writes the
+``Event`` and queues side effects.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePosixPath
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import GET_STATE, FSMField, FSMModelMixin, transition
+
+from complaints.errors import GuardFailed
+from complaints.permissions import transition_permission
+
+
+class Petitioner(models.Model):
+    """The person or organisation who complains (信访人). Holds personal data."""
+
+    class Type(models.TextChoices):
+        INDIVIDUAL = "individual", _("Individual")
+        ORGANISATION = "organisation", _("Organisation")
+        EMPLOYEE = "employee", _("Employee")
+        PARTNER = "partner", _("Partner")
+
+    type = models.CharField(
+        _("petitioner type"), max_length=20, choices=Type, default=Type.INDIVIDUAL
+    )
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    organisation = models.CharField(_("organisation"), max_length=200, blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True, db_index=True)
+    email = models.EmailField(_("e-mail"), blank=True, db_index=True)
+    id_number = models.CharField(_("ID number"), max_length=32, blank=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    language = models.CharField(
+        _("preferred language"), max_length=10, choices=settings.LANGUAGES, blank=True
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("petitioner")
+        verbose_name_plural = _("petitioners")
+
+    def __str__(self) -> str:
+        return self.name or self.organisation or str(_("Anonymous"))
+
+
+OPEN_STATES = ("received", "needs_info", "classified", "assigned", "in_progress", "reopened")
+FINISHED_STATES = ("closed", "rejected", "merged", "withdrawn")
+
+
+class Complaint(FSMModelMixin, models.Model):
+    """One complaint (or suggestion, inquiry, …) from any channel, and where it stands."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        NEEDS_INFO = "needs_info", _("Needs information")
+        CLASSIFIED = "classified", _("Classified")
+        ASSIGNED = "assigned", _("Assigned")
+        IN_PROGRESS = "in_progress", _("In progress")
+        REPLIED = "replied", _("Replied")
+        CLOSED = "closed", _("Closed")
+        ARCHIVED = "archived", _("Archived")
+        REOPENED = "reopened", _("Reopened")
+        REJECTED = "rejected", _("Rejected")
+        MERGED = "merged", _("Merged")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    class Priority(models.TextChoices):
+        NORMAL = "normal", _("Normal")
+        URGENT = "urgent", _("Urgent")
+        CRITICAL = "critical", _("Critical")
+
+    class Kind(models.TextChoices):
+        COMPLAINT = "complaint", _("Complaint")
+        SUGGESTION = "suggestion", _("Suggestion")
+        INQUIRY = "inquiry", _("Inquiry")
+        HELP = "help", _("Request for help")
+        REPORT = "report", _("Report of misconduct")
+        PRAISE = "praise", _("Praise")
+
+    class Channel(models.TextChoices):
+        WEB = "web", _("Web portal")
+        HOTLINE = "hotline", _("Phone hotline")
+        WALK_IN = "walk_in", _("Walk-in window")
+        LETTER = "letter", _("Letter")
+        EMAIL = "email", _("E-mail")
+        WECHAT = "wechat", _("WeChat")
+        APP = "app", _("Mobile app")
+        API = "api", _("Integration (API)")
+        OPEN311 = "open311", _("Open311")
+
+    tracking_code = models.CharField(_("tracking code"), max_length=20, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind, default=Kind.COMPLAINT)
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel, db_index=True)
+    external_ref = models.CharField(
+        _("channel reference"),
+        max_length=255,
+        blank=True,
+        help_text=_("The channel's own identifier (letter number, call id, message id)."),
+    )
+    title = models.CharField(_("title"), max_length=200)
+    content = models.TextField(_("content"))
+    location = models.CharField(_("location"), max_length=300, blank=True)
+    petitioner = models.ForeignKey(
+        Petitioner,
+        verbose_name=_("petitioner"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="complaints",
+    )
+
+    status = FSMField(
+        _("status"), max_length=20, choices=Status, default=Status.RECEIVED, protected=True
+    )
+    # While waiting for the petitioner, the state to go back to when the details arrive.
+    resume_status = models.CharField(max_length=20, choices=Status, blank=True, editable=False)
+    priority = models.CharField(
+        _("priority"), max_length=10, choices=Priority, default=Priority.NORMAL
+    )
+    category = models.ForeignKey(
+        "routing.Category",
+        verbose_name=_("category"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="complaints",
+    )
+    department = models.ForeignKey(
+        "routing.Department",
+        verbose_name=_("department"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="complaints",
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("handler"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_complaints",
+    )
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="duplicates",
+    )
+
+    received_at = models.DateTimeField(_("received"), default=timezone.now, db_index=True)
+    replied_at = models.DateTimeField(_("replied"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # Bumped by every service that changes the complaint; a client that sends the version
+    # it saw gets a Conflict instead of overwriting someone else's change.
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+
+    class Meta:
+        verbose_name = _("complaint")
+        verbose_name_plural = _("complaints")
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "department"], name="complaint_status_dept"),
+            models.Index(fields=["assignee", "status"], name="complaint_assignee_status"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "external_ref"],
+                condition=~models.Q(external_ref=""),
+                name="complaint_unique_channel_ref",
+            )
+        ]
+        permissions = [
+            ("register_complaint", _("Can register complaints for petitioners")),
+            ("classify_complaint", _("Can classify complaints")),
+            ("assign_complaint", _("Can assign complaints")),
+            ("accept_complaint", _("Can accept complaints for handling")),
+            ("transfer_complaint", _("Can transfer complaints")),
+            ("send_back_complaint", _("Can return misrouted complaints")),
+            ("request_info_complaint", _("Can ask petitioners for missing details")),
+            ("supply_info_complaint", _("Can record details supplied by petitioners")),
+            ("draft_reply_complaint", _("Can draft replies")),
+            ("approve_reply_complaint", _("Can approve replies")),
+            ("reply_complaint", _("Can send replies")),
+            ("close_complaint", _("Can close complaints")),
+            ("reopen_complaint", _("Can reopen complaints")),
+            ("reject_complaint", _("Can reject complaints")),
+            ("merge_complaint", _("Can merge duplicate complaints")),
+            ("withdraw_complaint", _("Can withdraw complaints for petitioners")),
+            ("archive_complaint", _("Can archive complaints")),
+            ("add_note_complaint", _("Can add notes to complaints")),
+            ("access_all_departments", _("Can reach complaints of every department")),
+            ("manage_department", _("Can manage all complaints of own department")),
+            ("view_personal_data", _("Can see petitioners' personal data unmasked")),
+            ("view_audit_log", _("Can read the audit log")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tracking_code} {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATES
+
+    @property
+    def needs_approval(self) -> bool:
+        """Urgent and critical replies are approved by a department head before sending."""
+        return self.priority != self.Priority.NORMAL
+
+    # --- Transitions ------------------------------------------------------------------
+    # Each one: sources → target, a permission (role and scope), and guards that raise
+    # GuardFailed with a message for the user. Arguments are keyword-only.
+
+    @transition(
+        field=status,
+        source=Status.RECEIVED,
+        target=Status.CLASSIFIED,
+        permission=transition_permission("classify"),
+        custom={"label": _("Classify"), "form": "complaints.forms.ClassifyForm"},
+    )
+    def classify(self, *, category: Any, priority: str, kind: str | None = None) -> None:
+        if category is None:
+            raise GuardFailed(_("Choose a category to classify the complaint."))
+        if not category.is_active:
+            raise GuardFailed(
+                _("The category “%(name)s” is no longer in use.") % {"name": category}
+            )
+        if priority not in self.Priority.values:
+            raise GuardFailed(_("Choose a valid priority."))
+        self.category = category
+        self.priority = priority
+        if kind:
+            self.kind = kind
+        if self.department_id is None and category.default_department_id:
+            self.department_id = category.default_department_id
+
+    @transition(
+        field=status,
+        source=[
+            Status.RECEIVED,
+            Status.CLASSIFIED,
+            Status.ASSIGNED,
+            Status.IN_PROGRESS,
+            Status.REOPENED,
+        ],
+        target=Status.NEEDS_INFO,
+        permission=transition_permission("request_info"),
+        custom={"label": _("Ask for details"), "form": "complaints.forms.RequestInfoForm"},
+    )
+    def request_info(self, *, question: str) -> None:
+        if not (question or "").strip():
+            raise GuardFailed(_("Say which details are missing."))
+        self.resume_status = self.status
+
+    def _state_after_info(self, **kwargs: Any) -> str:
+        # django-fsm asks for the target after the transition body has run.
+        target = self.resume_status or self.Status.RECEIVED
+        self.resume_status = ""
+        return target
+
+    @transition(
+        field=status,
+        source=Status.NEEDS_INFO,
+        target=GET_STATE(
+            _state_after_info,
+            states=[
+                Status.RECEIVED,
+                Status.CLASSIFIED,
+                Status.ASSIGNED,
+                Status.IN_PROGRESS,
+                Status.REOPENED,
+            ],
+        ),
+        permission=transition_permission("supply_info"),
+        custom={"label": _("Record supplied details"), "form": "complaints.forms.SupplyInfoForm"},
+    )
+    def supply_info(self, *, details: str) -> None:
+        if not (details or "").strip():
+            raise GuardFailed(_("Enter the details the petitioner supplied."))
+
+    @transition(
+        field=status,
+        source=Status.CLASSIFIED,
+        target=Status.ASSIGNED,
+        permission=transition_permission("assign"),
+        custom={"label": _("Assign"), "form": "complaints.forms.AssignForm"},
+    )
+    def assign(self, *, department: Any, assignee: Any = None) -> None:
+        self._set_handling_unit(department, assignee)
+
+    @transition(
+        field=status,
+        source=[Status.ASSIGNED, Status.IN_PROGRESS],
+        target=Status.ASSIGNED,
+        permission=transition_permission("transfer"),
+        custom={"label": _("Transfer"), "form": "complaints.forms.TransferForm"},
+    )
+    def transfer(self, *, department: Any, assignee: Any = None, reason: str) -> None:
+        if not (reason or "").strip():
+            raise GuardFailed(_("Give a reason for the transfer."))
+        if department == self.department and (assignee is None or assignee == self.assignee):
+            raise GuardFailed(_("Choose another department or handler to transfer to."))
+        self._set_handling_unit(department, assignee)
+
+    def _set_handling_unit(self, department: Any, assignee: Any) -> None:
+        if department is None:
+            raise GuardFailed(_("Choose a department."))
+        if not department.is_active:
+            raise GuardFailed(
+                _("The department “%(name)s” is no longer active.") % {"name": department}
+            )
+        if assignee is not None and (
+            not assignee.is_active or assignee.department_id != department.pk
+        ):
+            raise GuardFailed(
+                _("%(person)s is not an active member of %(department)s.")
+                % {
+                    "person": assignee.get_full_name() or assignee.get_username(),
+                    "department": department,
+                }
+            )
+        self.department = department
+        self.assignee = assignee
+
+    @transition(
+        field=status,
+        source=Status.ASSIGNED,
+        target=Status.CLASSIFIED,
+        permission=transition_permission("send_back"),
+        custom={"label": _("Return as misrouted"), "form": "complaints.forms.ReasonForm"},
+    )
+    def send_back(self, *, reason: str) -> None:
+        if not (reason or "").strip():
+            raise GuardFailed(_("Say why the complaint does not belong to this department."))
+        self.department = None
+        self.assignee = None
+
+    @transition(
+        field=status,
+        source=[Status.ASSIGNED, Status.REOPENED],
+        target=Status.IN_PROGRESS,
+        permission=transition_permission("accept"),
+        custom={"label": _("Accept")},
+    )
+    def accept(self, *, handler: Any = None) -> None:
+        if self.assignee_id is None:
+            if handler is None:
+                raise GuardFailed(_("Nobody is assigned to handle this complaint."))
+            if handler.department_id != self.department_id:
+                raise GuardFailed(_("Only a member of the assigned department can accept it."))
+            self.assignee = handler
+
+    @transition(
+        field=status,
+        source=Status.IN_PROGRESS,
+        target=Status.REPLIED,
+        permission=transition_permission("reply"),
+        custom={"label": _("Send reply")},
+    )
+    def reply(self, *, reply: Any) -> None:
+        if reply is None or not reply.body.strip():
+            raise GuardFailed(_("Write the reply before sending it."))
+        if self.needs_approval and reply.approved_at is None:
+            raise GuardFailed(
+                _("An urgent reply must be approved by the department head before it is sent.")
+            )
+        self.replied_at = timezone.now()
+
+    @transition(
+        field=status,
+        source=Status.REPLIED,
+        target=Status.CLOSED,
+        permission=transition_permission("close"),
+        custom={"label": _("Close")},
+    )
+    def close(self) -> None:
+        self.closed_at = timezone.now()
+
+    @transition(
+        field=status,
+        source=Status.REPLIED,
+        target=Status.REOPENED,
+        permission=transition_permission("reopen"),
+        custom={"label": _("Reopen"), "form": "complaints.forms.ReasonForm"},
+    )
+    def reopen(self, *, reason: str) -> None:
+        if not (reason or "").strip():
+            raise GuardFailed(_("Say why the petitioner is not satisfied."))
+        self.replied_at = None
+
+    @transition(
+        field=status,
+        source=[Status.RECEIVED, Status.CLASSIFIED],
+        target=Status.REJECTED,
+        permission=transition_permission("reject"),
+        custom={"label": _("Reject"), "form": "complaints.forms.ReasonForm"},
+    )
+    def reject(self, *, reason: str) -> None:
+        if not (reason or "").strip():
+            raise GuardFailed(_("Give the reason for rejecting; the petitioner will see it."))
+        self.closed_at = timezone.now()
+
+    @transition(
+        field=status,
+        source=[Status.RECEIVED, Status.CLASSIFIED],
+        target=Status.MERGED,
+        permission=transition_permission("merge"),
+        custom={"label": _("Merge as duplicate"), "form": "complaints.forms.MergeForm"},
+    )
+    def merge(self, *, into: Any) -> None:
+        if into is None:
+            raise GuardFailed(_("Choose the complaint this one duplicates."))
+        if into.pk == self.pk:
+            raise GuardFailed(_("A complaint cannot be merged into itself."))
+        if into.status in (self.Status.MERGED, self.Status.ARCHIVED, *FINISHED_STATES):
+            raise GuardFailed(
+                _("%(code)s is already finished; merge into an open complaint.")
+                % {"code": into.tracking_code}
+            )
+        self.merged_into = into
+        self.closed_at = timezone.now()
+
+    @transition(
+        field=status,
+        source=list(OPEN_STATES),
+        target=Status.WITHDRAWN,
+        permission=transition_permission("withdraw"),
+        custom={"label": _("Withdraw"), "form": "complaints.forms.ReasonForm"},
+    )
+    def withdraw(self, *, reason: str = "") -> None:
+        self.closed_at = timezone.now()
+
+    @transition(
+        field=status,
+        source=list(FINISHED_STATES),
+        target=Status.ARCHIVED,
+        permission=transition_permission("archive"),
+        custom={"label": _("Archive")},
+    )
+    def archive(self) -> None:
+        pass
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    # Stored under a random name: the user's file name is kept in the row, never used
+    # as a path.
+    suffix = PurePosixPath(filename).suffix.lower()[:10]
+    return f"attachments/{timezone.now():%Y/%m}/{uuid.uuid4().hex}{suffix}"
+
+
+class Attachment(models.Model):
+    complaint = models.ForeignKey(
+        Complaint, verbose_name=_("complaint"), on_delete=models.PROTECT, related_name="attachments"
+    )
+    file = models.FileField(_("file"), upload_to=attachment_path)
+    original_name = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("content type"), max_length=100)
+    size = models.PositiveBigIntegerField(_("size"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class Reply(models.Model):
+    """The answer to the petitioner: drafted, approved when needed, then sent."""
+
+    complaint = models.ForeignKey(
+        Complaint, verbose_name=_("complaint"), on_delete=models.PROTECT, related_name="replies"
+    )
+    body = models.TextField(_("reply"))
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(_("approved"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("reply")
+        verbose_name_plural = _("replies")
+        ordering = ["created_at", "id"]
+        constraints = [
+            # One unsent draft at a time; a new round (after reopening) starts a new one.
+            models.UniqueConstraint(
+                fields=["complaint"],
+                condition=models.Q(sent_at__isnull=True),
+                name="reply_one_draft_per_complaint",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.body[:60]
+
+
+class EventQuerySet(models.QuerySet["Event"]):
+    def update(self, **kwargs: Any) -> int:
+        raise TypeError("Events are append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("Events are append-only")
+
+
+class Event(models.Model):
+    """One line of a complaint's timeline and of the audit log. Append-only.
+
+    ``kind`` is a dotted name (``complaint.assigned``, ``reply.approved``,
+    ``personal_data.viewed``). The database refuses updates and deletes too (a trigger,
+    see the migration), so the trail holds even against a stray query.
+    """
+
+    complaint = models.ForeignKey(
+        Complaint, verbose_name=_("complaint"), on_delete=models.PROTECT, related_name="events"
+    )
+    kind = models.CharField(_("kind"), max_length=64, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # Who acted when there is no staff user: "system", "petitioner", "channel:wechat", …
+    actor_label = models.CharField(_("acting as"), max_length=100, blank=True)
+    from_state = models.CharField(_("from"), max_length=20, blank=True)
+    to_state = models.CharField(_("to"), max_length=20, blank=True)
+    payload = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["complaint", "created_at"], name="event_complaint_time")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} @ {self.created_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise TypeError("Events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise TypeError("Events are append-only")

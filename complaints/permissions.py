@@ -1,0 +1,89 @@
+"""Who may do what, on which complaint — the one place views, API, admin and exports ask.
+
+Two questions, both must say yes:
+
+* **The role**: does the user hold the Django permission for the action
+  (``complaints.<action>_complaint``)? Roles are groups carrying these permissions
+  (``accounts.roles``).
+* **The scope**: is the complaint within the user's reach? Roles with
+  ``access_all_departments`` reach every complaint; a department head
+  (``manage_department``) reaches the complaints of their department; a handler reaches
+  those of their department that are unassigned or assigned to them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Q, QuerySet
+
+if TYPE_CHECKING:
+    from accounts.models import User
+    from complaints.models import Complaint
+
+APP = "complaints"
+
+
+def perm(codename: str) -> str:
+    return f"{APP}.{codename}"
+
+
+def action_permission(action: str) -> str:
+    return perm(f"{action}_complaint")
+
+
+def has_wide_scope(user: User) -> bool:
+    return user.has_perm(perm("access_all_departments"))
+
+
+def in_scope(user: Any, complaint: Complaint) -> bool:
+    if not (user and user.is_active):
+        return False
+    if has_wide_scope(user):
+        return True
+    if user.department_id is None or complaint.department_id != user.department_id:
+        return False
+    if user.has_perm(perm("manage_department")):
+        return True
+    return complaint.assignee_id in (None, user.pk)
+
+
+def can_act(user: Any, complaint: Complaint, action: str) -> bool:
+    """May ``user`` perform ``action`` (a transition or other verb) on ``complaint``?"""
+    if not (user and user.is_active):
+        return False
+    return user.has_perm(action_permission(action)) and in_scope(user, complaint)
+
+
+def transition_permission(action: str) -> Any:
+    """The ``permission=`` callable for a django-fsm transition."""
+
+    def check(complaint: Complaint, user: Any) -> bool:
+        return can_act(user, complaint, action)
+
+    check.__name__ = f"can_{action}"
+    return check
+
+
+def scope_filter(user: User) -> Q:
+    """The complaints ``user`` may see, as a filter (use with ``visible_to``)."""
+    if not user.is_active:
+        return Q(pk__in=[])
+    if has_wide_scope(user):
+        return Q()
+    if user.department_id is None:
+        return Q(pk__in=[])
+    mine = Q(department_id=user.department_id)
+    if user.has_perm(perm("manage_department")):
+        return mine
+    return mine & (Q(assignee__isnull=True) | Q(assignee=user))
+
+
+def visible_to(queryset: QuerySet[Complaint], user: User) -> QuerySet[Complaint]:
+    if not user.has_perm(perm("view_complaint")):
+        return queryset.none()
+    return queryset.filter(scope_filter(user))
+
+
+def can_view_personal_data(user: Any, complaint: Complaint) -> bool:
+    return bool(user and user.has_perm(perm("view_personal_data")) and in_scope(user, complaint))
