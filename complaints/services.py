@@ -47,6 +47,8 @@ EVENT_KIND = {
     "withdraw": "complaint.withdrawn",
     "archive": "complaint.archived",
 }
+# Actions listed in lifecycle order wherever people see them.
+_ACTION_ORDER = list(EVENT_KIND)
 SYSTEM = "system"
 
 
@@ -69,7 +71,8 @@ def action_label(action: str) -> str:
 def allowed_actions(complaint: Complaint, actor: User | None) -> list[Transition]:
     """Transitions possible now from the complaint's state, and permitted to ``actor``."""
     available = complaint.get_available_status_transitions()  # type: ignore[attr-defined]
-    return [t for t in available if actor is None or t.has_perm(complaint, actor)]
+    permitted = [t for t in available if actor is None or t.has_perm(complaint, actor)]
+    return sorted(permitted, key=lambda t: _ACTION_ORDER.index(t.name))
 
 
 # --- The unit of work -------------------------------------------------------------------

@@ -225,7 +225,8 @@ USE_TZ = True
 # --- Files ------------------------------------------------------------------------------
 
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env("STATIC_ROOT") or VAR_DIR / "static")
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Uploaded attachments are never served as static files: they go out through a view
 # that checks permissions (and MEDIA_URL is deliberately not routed).

@@ -7,10 +7,11 @@ stay possible there because its test teardown empties tables with DELETE.
 
 from django.db import migrations
 
+# "%%" because the schema editor passes the SQL through parameter substitution.
 POSTGRES_UP = """
 CREATE OR REPLACE FUNCTION complaints_event_append_only() RETURNS trigger AS $$
 BEGIN
-    RAISE EXCEPTION 'complaints_event is append-only (% refused)', TG_OP;
+    RAISE EXCEPTION 'complaints_event is append-only (%% refused)', TG_OP;
 END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER complaints_event_append_only
