@@ -48,6 +48,8 @@ migrations: install ## Make migrations after a model change
 messages: install ## Refresh the zh-hans and en catalogs from the source, then compile them
 	$(BIN)/python manage.py makemessages --locale zh_Hans --locale en --no-obsolete --add-location file \
 		--ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*' --ignore 'bench/*'
+	$(BIN)/python manage.py fill_english_catalog
+	@echo "Now translate the new and fuzzy entries of locale/zh_Hans/LC_MESSAGES/django.po."
 	$(BIN)/python manage.py compilemessages --ignore '.venv/*'
 
 lock: ## Re-pin constraints.txt from a fresh resolve of pyproject.toml

@@ -33,8 +33,12 @@ class ReadOnlyInline(admin.TabularInline):
 
 class EventInline(ReadOnlyInline):
     model = Event
-    fields = ("created_at", "kind", "actor", "actor_label", "from_state", "to_state", "payload")
+    fields = ("created_at", "event", "actor", "actor_label", "from_state", "to_state", "payload")
     readonly_fields = fields
+
+    @admin.display(description=_("event"))
+    def event(self, obj: Event) -> str:
+        return obj.kind_label
 
 
 class AttachmentInline(ReadOnlyInline):
@@ -94,6 +98,22 @@ class ComplaintAdmin(FSMAdminMixin, admin.ModelAdmin):
     def get_fsm_block_label(fsm_field_name: str) -> str:
         return str(_("Actions"))
 
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        # Nothing on the page is editable; only the transition buttons act.
+        read_only = {
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "show_delete_link": False,
+        }
+        return super().change_view(request, object_id, form_url, read_only | (extra_context or {}))
+
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         # Nothing is edited here directly; the transition buttons call the services.
         return None
@@ -140,6 +160,10 @@ class PetitionerAdmin(admin.ModelAdmin):
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
     """The audit log: every transition, note and reply, never edited."""
+
+    @admin.display(description=_("event"), ordering="kind")
+    def kind_label(self, obj: Event) -> str:
+        return obj.kind_label
 
     list_display = (
         "created_at",

@@ -474,7 +474,12 @@ class Attachment(models.Model):
     size = models.PositiveBigIntegerField(_("size"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
 
@@ -495,10 +500,19 @@ class Reply(models.Model):
     )
     body = models.TextField(_("reply"))
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("written by"),
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
     )
     approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("approved by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     approved_at = models.DateTimeField(_("approved"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
@@ -522,6 +536,31 @@ class Reply(models.Model):
         return self.body[:60]
 
 
+# How each kind of event reads on a timeline; unknown kinds show their dotted name.
+EVENT_LABELS = {
+    "complaint.received": _("Received"),
+    "complaint.classified": _("Classified"),
+    "complaint.info_requested": _("Details requested"),
+    "complaint.info_supplied": _("Details supplied"),
+    "complaint.assigned": _("Assigned"),
+    "complaint.transferred": _("Transferred"),
+    "complaint.returned": _("Returned as misrouted"),
+    "complaint.accepted": _("Accepted"),
+    "complaint.replied": _("Reply sent"),
+    "complaint.closed": _("Closed"),
+    "complaint.reopened": _("Reopened"),
+    "complaint.rejected": _("Rejected"),
+    "complaint.merged": _("Merged as duplicate"),
+    "complaint.duplicate_merged": _("Duplicate merged in"),
+    "complaint.withdrawn": _("Withdrawn"),
+    "complaint.archived": _("Archived"),
+    "complaint.note_added": _("Note"),
+    "attachment.added": _("Attachment added"),
+    "reply.drafted": _("Reply drafted"),
+    "reply.approved": _("Reply approved"),
+}
+
+
 class EventQuerySet(models.QuerySet["Event"]):
     def update(self, **kwargs: Any) -> int:
         raise TypeError("Events are append-only")
@@ -541,7 +580,7 @@ class Event(models.Model):
     complaint = models.ForeignKey(
         Complaint, verbose_name=_("complaint"), on_delete=models.PROTECT, related_name="events"
     )
-    kind = models.CharField(_("kind"), max_length=64, db_index=True)
+    kind = models.CharField(_("event"), max_length=64, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("actor"),
@@ -552,8 +591,8 @@ class Event(models.Model):
     )
     # Who acted when there is no staff user: "system", "petitioner", "channel:wechat", …
     actor_label = models.CharField(_("acting as"), max_length=100, blank=True)
-    from_state = models.CharField(_("from"), max_length=20, blank=True)
-    to_state = models.CharField(_("to"), max_length=20, blank=True)
+    from_state = models.CharField(_("from"), max_length=20, choices=Complaint.Status, blank=True)
+    to_state = models.CharField(_("to"), max_length=20, choices=Complaint.Status, blank=True)
     payload = models.JSONField(_("details"), default=dict, blank=True)
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
 
@@ -566,7 +605,7 @@ class Event(models.Model):
         indexes = [models.Index(fields=["complaint", "created_at"], name="event_complaint_time")]
 
     def __str__(self) -> str:
-        return f"{self.kind} @ {self.created_at:%Y-%m-%d %H:%M}"
+        return f"{self.kind_label} @ {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
@@ -575,3 +614,7 @@ class Event(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise TypeError("Events are append-only")
+
+    @property
+    def kind_label(self) -> str:
+        return str(EVENT_LABELS.get(self.kind, self.kind))

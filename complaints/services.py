@@ -184,9 +184,13 @@ def _transition(
 
 
 class UploadedFileLike(Protocol):
-    name: str | None
-    size: int | None
-    content_type: str
+    """An uploaded file, or anything a channel builds that reads like one."""
+
+    @property
+    def name(self) -> str | None: ...
+
+    @property
+    def content_type(self) -> str | None: ...
 
     def chunks(self) -> Iterable[bytes]: ...
 

@@ -66,8 +66,17 @@ def _secret_key() -> str:
     # the embedded default. Production sets SECRET_KEY explicitly.
     path = VAR_DIR / "secret_key"
     if not path.exists():
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(50))
+        # Written aside and moved into place in one step, so a process starting at the
+        # same moment never reads a half-written key; the first one to move wins.
+        spare = VAR_DIR / f".secret_key.{os.getpid()}"
+        spare.touch(mode=0o600)
+        spare.write_text(secrets.token_urlsafe(50))
+        try:
+            os.link(spare, path)
+        except FileExistsError:
+            pass
+        finally:
+            spare.unlink()
     return path.read_text().strip()
 
 

@@ -82,5 +82,5 @@ def health_report() -> HealthReport:
     return HealthReport(
         database=database,
         broker=check_broker(),
-        heartbeats=check_heartbeats() if database["ok"] else {},
+        heartbeats=check_heartbeats(),
     )

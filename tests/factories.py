@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import factory
 from django.utils import timezone
@@ -39,7 +39,7 @@ def complaint_in(status: str, **fields: Any) -> Complaint:
     """A complaint in ``status`` with the fields that state implies (as far as given)."""
     if status == Complaint.Status.NEEDS_INFO:
         fields.setdefault("resume_status", Complaint.Status.RECEIVED)
-    return ComplaintFactory(status=status, **fields)
+    return cast(Complaint, ComplaintFactory(status=status, **fields))
 
 
 def approved_draft(complaint: Complaint, body: str = "已处理完毕。", **fields: Any) -> Reply:

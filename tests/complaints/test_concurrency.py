@@ -58,7 +58,8 @@ def test_two_dispatchers_acting_at_once_one_wins_one_gets_a_conflict(
     )
     winners = [r for r in results if isinstance(r, Complaint)]
     losers = [r for r in results if isinstance(r, Conflict)]
-    assert len(winners) == 1 and len(losers) == 1, results
+    assert len(winners) == 1, results
+    assert len(losers) == 1, results
     complaint.refresh_from_db()
     assert complaint.status == winners[0].status
     assert complaint.version == 2
@@ -108,7 +109,8 @@ def test_a_second_actor_waits_for_the_lock_then_sees_the_change(
             complaint_id=complaint.pk, category=facilities, priority="normal", actor=dispatcher
         )
     thread.join(timeout=30)
-    assert len(outcome) == 1 and isinstance(outcome[0], Conflict)
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], Conflict)
     complaint.refresh_from_db()
     assert complaint.status == S.CLASSIFIED
 

@@ -73,7 +73,9 @@ def test_confusable_letters_are_read_as_digits() -> None:
     assert tracking.normalize_tracking_code("TS-2026-OIL00000") == "TS-2026-01100000"
 
 
-@pytest.mark.parametrize("typed", ["", "TS-2026", "TS-26-7KQ3M9XA", "XX-2026-7KQ3M9XA", "TS-2026-7KQ3M9XU"])
+@pytest.mark.parametrize(
+    "typed", ["", "TS-2026", "TS-26-7KQ3M9XA", "XX-2026-7KQ3M9XA", "TS-2026-7KQ3M9XU"]
+)
 def test_garbage_is_not_a_code(typed: str) -> None:
     assert tracking.normalize_tracking_code(typed) is None
 

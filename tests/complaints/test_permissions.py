@@ -116,9 +116,7 @@ def test_role_matrix(persona: str, request: pytest.FixtureRequest, urban: Any) -
     user = request.getfixturevalue(persona)
     complaint = complaint_in(S.RECEIVED, department=urban)
     allowed = {
-        action
-        for action in services.EVENT_KIND
-        if permissions.can_act(user, complaint, action)
+        action for action in services.EVENT_KIND if permissions.can_act(user, complaint, action)
     }
     assert allowed == ROLE_MATRIX[persona]
 

@@ -39,6 +39,9 @@ class Command(BaseCommand):
                 "--workers", str(options["web_workers"]),
                 "--access-logfile", "-",
                 "--graceful-timeout", "5",
+                # gunicorn's control socket defaults to one path per user (~/.gunicorn);
+                # two instances would fight over it, and nothing here uses it.
+                "--no-control-socket",
             ],
             "worker": [
                 python, "-m", "celery", "-A", "config", "worker",
