@@ -40,13 +40,23 @@ class SupplyInfoForm(forms.Form):
     )
 
 
+class StaffChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    """Staff shown as "Zhang San (Urban Management Bureau)", so the right one is picked."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.get_full_name() or obj.get_username()} ({obj.department})"
+
+
 class AssignForm(forms.Form):
     department = forms.ModelChoiceField(
         label=_("Department"), queryset=Department.objects.filter(is_active=True)
     )
-    assignee = forms.ModelChoiceField(
+    assignee = StaffChoiceField(
         label=_("Handler"),
-        queryset=get_user_model().objects.filter(is_active=True, department__isnull=False),
+        queryset=get_user_model()
+        .objects.filter(is_active=True, department__isnull=False)
+        .select_related("department")
+        .order_by("department__code", "last_name", "first_name"),
         required=False,
         help_text=_("Leave empty to let the department pick a handler."),
     )

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_fsm import GET_STATE, FSMField, FSMModelMixin, transition
 
 from complaints.errors import GuardFailed
@@ -34,7 +35,7 @@ class Petitioner(models.Model):
     type = models.CharField(
         _("petitioner type"), max_length=20, choices=Type, default=Type.INDIVIDUAL
     )
-    name = models.CharField(_("name"), max_length=100, blank=True)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=100, blank=True)
     organisation = models.CharField(_("organisation"), max_length=200, blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True, db_index=True)
     email = models.EmailField(_("e-mail"), blank=True, db_index=True)
@@ -387,7 +388,7 @@ class Complaint(FSMModelMixin, models.Model):
         source=Status.REPLIED,
         target=Status.CLOSED,
         permission=transition_permission("close"),
-        custom={"label": _("Close")},
+        custom={"label": pgettext_lazy("complaint action", "Close")},
     )
     def close(self) -> None:
         self.closed_at = timezone.now()
@@ -470,7 +471,7 @@ class Attachment(models.Model):
     )
     file = models.FileField(_("file"), upload_to=attachment_path)
     original_name = models.CharField(_("file name"), max_length=255)
-    content_type = models.CharField(_("content type"), max_length=100)
+    content_type = models.CharField(_("media type"), max_length=100)
     size = models.PositiveBigIntegerField(_("size"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     uploaded_by = models.ForeignKey(

@@ -7,7 +7,7 @@ from ops.views import healthz
 
 admin.site.site_header = _("Sutong back-office")
 admin.site.site_title = _("Sutong")
-admin.site.index_title = _("Administration")
+admin.site.index_title = _("Back-office")
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),

@@ -35,7 +35,7 @@ class Department(BilingualName):
         blank=True,
         related_name="children",
     )
-    is_active = models.BooleanField(_("active"), default=True)
+    is_active = models.BooleanField(_("in use"), default=True)
 
     class Meta:
         verbose_name = _("department")
@@ -56,7 +56,7 @@ class Category(BilingualName):
         blank=True,
         related_name="+",
     )
-    is_active = models.BooleanField(_("active"), default=True)
+    is_active = models.BooleanField(_("in use"), default=True)
 
     class Meta:
         verbose_name = _("category")
