@@ -40,7 +40,7 @@ class SupplyInfoForm(forms.Form):
     )
 
 
-class StaffChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+class StaffChoiceField(forms.ModelChoiceField):
     """Staff shown as "Zhang San (Urban Management Bureau)", so the right one is picked."""
 
     def label_from_instance(self, obj: Any) -> str:
