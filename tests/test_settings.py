@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import sqlite3
 import stat
@@ -12,35 +11,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.processes import ROOT
+from tests.processes import clean_environment as environment
 
 # Prints the named settings as JSON; names come after `-c CODE` on the command line.
 PRINT_SETTINGS = (
     "import json, sys; from django.conf import settings; "
     "print(json.dumps({name: getattr(settings, name) for name in sys.argv[1:]}, default=str))"
 )
-
-
-def environment(var_dir: Path, **overrides: str) -> dict[str, str]:
-    """os.environ without Sutong's own variables, plus VAR_DIR and the given ones."""
-    ours = {
-        "DATABASE_URL",
-        "REDIS_URL",
-        "CELERY_BROKER_URL",
-        "SECRET_KEY",
-        "DEBUG",
-        "ALLOWED_HOSTS",
-        "MEDIA_ROOT",
-        "EMAIL_HOST",
-        "EMAIL_BACKEND",
-    }
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in ours and not name.startswith(("SECURE_", "HEARTBEAT_"))
-    }
-    env.update(VAR_DIR=str(var_dir), DJANGO_SETTINGS_MODULE="config.settings", **overrides)
-    return env
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

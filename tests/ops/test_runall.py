@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import ROOT, clean_environment
+
 HEALTHY_WITHIN = 60  # seconds, from starting runall to fresh worker and beat heartbeats
 STOPPED_WITHIN = 30  # seconds, from Ctrl-C to runall's exit
 MARKER = "SUTONG_E2E_RUN"  # inherited by every process runall starts, so /proc can find them
@@ -48,22 +49,10 @@ def free_port() -> int:
 
 
 def environment(var_dir: Path, **overrides: str) -> dict[str, str]:
-    """os.environ without anything that would steer Sutong off the setup under test."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "BIND"}
-        and not name.startswith(("HEARTBEAT_", "SECURE_"))
-    }
-    env.update(
-        VAR_DIR=str(var_dir),
-        DEBUG="1",
-        DJANGO_SETTINGS_MODULE="config.settings",
-        PYTHONUNBUFFERED="1",
-        **{MARKER: secrets.token_hex(8)},
-        **overrides,
+    """The embedded default in ``var_dir``, with a marker to find every process by."""
+    return clean_environment(
+        var_dir, DEBUG="1", PYTHONUNBUFFERED="1", **{MARKER: secrets.token_hex(8)}, **overrides
     )
-    return env
 
 
 def manage(env: dict[str, str], *args: str) -> None:
