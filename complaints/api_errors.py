@@ -12,5 +12,8 @@ from complaints.errors import DomainError
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
-        return Response({"code": exc.code, "detail": str(exc)}, status=exc.status)
+        body: dict[str, Any] = {"code": exc.code, "detail": str(exc)}
+        if errors := getattr(exc, "errors", None):
+            body["errors"] = errors
+        return Response(body, status=exc.status)
     return drf_exception_handler(exc, context)

@@ -54,6 +54,14 @@ class Petitioner(models.Model):
         return self.name or self.organisation or str(_("Anonymous"))
 
 
+class ContactPreference(models.TextChoices):
+    PHONE = "phone", _("Phone")
+    SMS = "sms", _("Text message")
+    EMAIL = "email", _("E-mail")
+    POST = "post", _("Post")
+    NONE = "none", _("Do not contact me")
+
+
 OPEN_STATES = ("received", "needs_info", "classified", "assigned", "in_progress", "reopened")
 FINISHED_STATES = ("closed", "rejected", "merged", "withdrawn")
 
@@ -113,6 +121,21 @@ class Complaint(FSMModelMixin, models.Model):
     title = models.CharField(_("title"), max_length=200)
     content = models.TextField(_("content"))
     location = models.CharField(_("location"), max_length=300, blank=True)
+    latitude = models.DecimalField(
+        _("latitude"), max_digits=9, decimal_places=6, null=True, blank=True
+    )
+    longitude = models.DecimalField(
+        _("longitude"), max_digits=9, decimal_places=6, null=True, blank=True
+    )
+    occurred_at = models.DateTimeField(_("happened"), null=True, blank=True)
+    # The petitioner asked to stay anonymous: their identity is hidden from handlers.
+    is_anonymous = models.BooleanField(_("anonymous"), default=False)
+    contact_preference = models.CharField(
+        _("preferred contact"), max_length=10, choices=ContactPreference, blank=True
+    )
+    privacy_consent_at = models.DateTimeField(_("privacy notice accepted"), null=True, blank=True)
+    # What a channel sent beyond the common fields (Open311 attributes, device id, …).
+    channel_data = models.JSONField(_("channel data"), default=dict, blank=True)
     petitioner = models.ForeignKey(
         Petitioner,
         verbose_name=_("petitioner"),
@@ -474,6 +497,9 @@ class Attachment(models.Model):
     content_type = models.CharField(_("media type"), max_length=100)
     size = models.PositiveBigIntegerField(_("size"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)
+    # Shown inside an e-mail's body (cid:) rather than attached by the sender.
+    is_inline = models.BooleanField(_("inline image"), default=False)
+    content_id = models.CharField(_("content id"), max_length=255, blank=True)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("uploaded by"),
@@ -556,6 +582,7 @@ EVENT_LABELS = {
     "complaint.withdrawn": _("Withdrawn"),
     "complaint.archived": _("Archived"),
     "complaint.note_added": _("Note"),
+    "complaint.supplemented": _("Petitioner added information"),
     "attachment.added": _("Attachment added"),
     "reply.drafted": _("Reply drafted"),
     "reply.approved": _("Reply approved"),

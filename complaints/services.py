@@ -13,7 +13,7 @@ those pass ``actor_label`` ("petitioner", "channel:wechat", …) for the audit t
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -223,25 +223,26 @@ def submit_complaint(
     content: str,
     channel: str,
     kind: str = Complaint.Kind.COMPLAINT,
-    petitioner: PetitionerDetails | None = None,
+    petitioner: Petitioner | PetitionerDetails | None = None,
     location: str = "",
     external_ref: str = "",
     received_at: datetime | None = None,
     attachments: Sequence[UploadedFileLike] = (),
     actor: User | None = None,
     actor_label: str = "",
+    details: Mapping[str, Any] | None = None,
 ) -> Submission:
-    """Create a complaint in ``received``; every channel ends here.
+    """Create a complaint in ``received``; ``intake.services.submit`` is the caller.
+
+    Content may be empty: intake accepts such a complaint and asks for the details.
 
     A channel that passes its own ``external_ref`` (message id, idempotency key, letter
     number) may retry safely: the same reference on the same channel returns the
     complaint created the first time instead of a second one.
     """
     title, content = (title or "").strip(), (content or "").strip()
-    if not content:
-        raise GuardFailed(_("Describe the complaint."))
     if not title:
-        title = content.splitlines()[0][:80]
+        title = content.splitlines()[0][:80] if content else "—"
     if channel not in Complaint.Channel.values:
         raise GuardFailed(_("Unknown channel “%(channel)s”.") % {"channel": channel})
     if kind not in Complaint.Kind.values:
@@ -249,14 +250,21 @@ def submit_complaint(
     if actor is not None and not actor.has_perm(permissions.action_permission("register")):
         raise PermissionDenied(_("You are not allowed to register complaints."))
 
-    if external_ref and (existing := _find_by_ref(channel, external_ref)):
+    details = dict(details or {})
+    if unknown := set(details) - SUBMISSION_DETAILS:
+        raise TypeError(f"not a submission detail: {sorted(unknown)}")
+    if external_ref and (existing := find_by_reference(channel, external_ref)):
         return Submission(complaint=existing, secret=None, created=False)
 
     received_at = received_at or timezone.now()
     secret = tracking.new_secret()
     try:
         with transaction.atomic():
-            person = Petitioner.objects.create(**vars(petitioner)) if petitioner else None
+            person = (
+                Petitioner.objects.create(**vars(petitioner))
+                if isinstance(petitioner, PetitionerDetails)
+                else petitioner
+            )
             complaint = Complaint.objects.create(
                 tracking_code=_unused_tracking_code(received_at),
                 secret_hash=tracking.hash_secret(secret),
@@ -268,6 +276,7 @@ def submit_complaint(
                 location=location,
                 external_ref=external_ref,
                 received_at=received_at,
+                **details,
             )
             stored = [_store_attachment(complaint, upload, actor) for upload in attachments]
             _record(
@@ -284,13 +293,26 @@ def submit_complaint(
             )
     except IntegrityError:
         # Two retries of one submission raced; the other one committed first.
-        if external_ref and (existing := _find_by_ref(channel, external_ref)):
+        if external_ref and (existing := find_by_reference(channel, external_ref)):
             return Submission(complaint=existing, secret=None, created=False)
         raise
     return Submission(complaint=complaint, secret=secret, attachments=stored)
 
 
-def _find_by_ref(channel: str, external_ref: str) -> Complaint | None:
+# Complaint fields a channel may set when submitting, besides the named arguments.
+SUBMISSION_DETAILS = {
+    "latitude",
+    "longitude",
+    "occurred_at",
+    "is_anonymous",
+    "contact_preference",
+    "privacy_consent_at",
+    "channel_data",
+}
+
+
+def find_by_reference(channel: str, external_ref: str) -> Complaint | None:
+    """The complaint a channel already submitted under its own reference, if any."""
     return Complaint.objects.filter(channel=channel, external_ref=external_ref).first()
 
 
@@ -317,6 +339,8 @@ def _store_attachment(
         content_type=(upload.content_type or "application/octet-stream")[:100],
         size=size,
         sha256=digest.hexdigest(),
+        is_inline=bool(getattr(upload, "inline", False)),
+        content_id=str(getattr(upload, "content_id", ""))[:255],
         uploaded_by=actor,
     )
     attachment.file.save(name, File(upload), save=False)  # type: ignore[arg-type]
@@ -452,17 +476,24 @@ def request_info(
     *,
     complaint_id: int,
     question: str,
+    fields: Sequence[str] = (),
     actor: User | None,
+    actor_label: str = "",
     expected_version: int | None = None,
 ) -> Complaint:
-    """Any working state → needs_info; the SLA clock pauses until details arrive."""
+    """Any working state → needs_info; the SLA clock pauses until details arrive.
+
+    ``question`` is what the petitioner is asked; ``fields`` names the missing ones for
+    machines (``content``, ``contact``, …).
+    """
     return _transition(
         complaint_id,
         "request_info",
         actor=actor,
+        actor_label=actor_label,
         expected_version=expected_version,
         question=question,
-        payload={"question": question},
+        payload={"question": question, **({"fields": list(fields)} if fields else {})},
     )
 
 
@@ -532,6 +563,47 @@ def send_back(
         reason=reason,
         payload={"reason": reason},
     )
+
+
+def add_supplement(
+    *,
+    complaint_id: int,
+    text: str,
+    attachments: Sequence[UploadedFileLike] = (),
+    actor: User | None = None,
+    actor_label: str = "petitioner",
+) -> Complaint:
+    """The petitioner adds details or files. Waiting for them (needs_info)? It resumes.
+
+    Accepted in any state, even after closing, so that nothing the petitioner sends is
+    lost; only a complaint waiting for details changes state.
+    """
+    text = (text or "").strip()
+    if not text and not attachments:
+        raise GuardFailed(_("Write something or attach a file."))
+    with transaction.atomic():
+        complaint = _lock(complaint_id, None)
+        _require(actor, complaint, "supply_info")
+        stored = [_store_attachment(complaint, upload, actor) for upload in attachments]
+        names = [a.original_name for a in stored]
+        if complaint.status == Complaint.Status.NEEDS_INFO:
+            return _transition(
+                complaint_id,
+                "supply_info",
+                actor=actor,
+                actor_label=actor_label,
+                details=text or ", ".join(names),
+                payload={"details": text, "attachments": names},
+            )
+        _touch(complaint)
+        _record(
+            complaint,
+            "complaint.supplemented",
+            actor=actor,
+            actor_label=actor_label,
+            payload={"details": text, "attachments": names},
+        )
+    return complaint
 
 
 def add_note(*, complaint_id: int, body: str, actor: User) -> Event:

@@ -70,10 +70,10 @@ class TestSubmitComplaint:
         submit(channel=Complaint.Channel.LETTER, external_ref="42")
         assert Complaint.objects.count() == 2
 
-    def test_empty_content_is_refused_and_nothing_is_stored(self, db: None) -> None:
-        with pytest.raises(GuardFailed):
-            submit(content="   ")
-        assert not Complaint.objects.exists()
+    def test_empty_content_is_kept_for_intake_to_ask_about(self, db: None) -> None:
+        # Issue 3: nothing is thrown away; intake puts such a complaint in needs_info.
+        complaint = submit(title="", content="   ").complaint
+        assert (complaint.content, complaint.title) == ("", "—")
 
     def test_a_missing_title_is_taken_from_the_first_line(self, db: None) -> None:
         complaint = submit(title="", content="井盖丢失\n就在路口").complaint

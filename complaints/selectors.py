@@ -1,0 +1,71 @@
+"""Reads of complaints that are more than a one-liner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils.translation import gettext as _
+
+from complaints.models import Complaint, Event, Reply
+
+# What a petitioner may see of the timeline, and what of each event's details.
+PUBLIC_EVENTS = {
+    "complaint.received": (),
+    "complaint.info_requested": ("question",),
+    "complaint.info_supplied": ("details",),
+    "complaint.supplemented": ("details",),
+    "complaint.classified": (),
+    "complaint.assigned": (),
+    "complaint.transferred": (),
+    "complaint.accepted": (),
+    "complaint.replied": ("body",),
+    "complaint.reopened": (),
+    "complaint.closed": (),
+    "complaint.rejected": ("reason",),
+    "complaint.merged": ("into",),
+    "complaint.withdrawn": (),
+    "complaint.archived": (),
+}
+
+
+@dataclass(frozen=True)
+class PublicEvent:
+    at: datetime
+    label: str
+    text: str
+    attachments: tuple[str, ...]
+
+
+def public_timeline(complaint: Complaint) -> list[PublicEvent]:
+    """The timeline as the petitioner sees it: no internal notes, no names of staff."""
+    events = Event.objects.filter(complaint=complaint, kind__in=PUBLIC_EVENTS).order_by(
+        "created_at", "id"
+    )
+    timeline = []
+    for event in events:
+        shown = PUBLIC_EVENTS[event.kind]
+        text = "\n".join(str(event.payload.get(key, "")) for key in shown if event.payload.get(key))
+        if event.kind == "complaint.merged" and text:
+            text = _("Handled together with %(code)s.") % {"code": text}
+        timeline.append(
+            PublicEvent(
+                at=event.created_at,
+                label=event.kind_label,
+                text=text,
+                attachments=tuple(event.payload.get("attachments") or ()),
+            )
+        )
+    return timeline
+
+
+def sent_replies(complaint: Complaint) -> list[Reply]:
+    return list(complaint.replies.filter(sent_at__isnull=False).order_by("sent_at"))
+
+
+def open_question(complaint: Complaint) -> str:
+    """What the petitioner was last asked, while the complaint waits for them."""
+    if complaint.status != Complaint.Status.NEEDS_INFO:
+        return ""
+    asked = complaint.events.filter(kind="complaint.info_requested").order_by("-id").first()
+    return str(asked.payload.get("question", "")) if asked else ""

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from intake.models import ChannelClient
+
+
+@admin.register(ChannelClient)
+class ChannelClientAdmin(admin.ModelAdmin):
+    """Integrations and their tokens. A new token is shown once, right after saving."""
+
+    list_display = ("name", "channel", "token_hint", "is_active", "last_used_at", "created_at")
+    list_filter = ("channel", "is_active")
+    search_fields = ("name",)
+    fields = ("name", "channel", "token_hint", "is_active", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("token_hint", "is_active", "created_at", "last_used_at", "revoked_at")
+    actions = ["revoke"]
+
+    def save_model(self, request: HttpRequest, obj: ChannelClient, form: Any, change: bool) -> None:
+        token = None if change else obj.issue_token()
+        super().save_model(request, obj, form, change)
+        if token is None:
+            return
+        self.message_user(
+            request,
+            _("The token of %(name)s, shown only now: %(token)s")
+            % {"name": obj.name, "token": token},
+            level=messages.WARNING,
+        )
+
+    @admin.action(description=_("Revoke the tokens of the selected clients"))
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ChannelClient]) -> None:
+        for client in queryset.filter(is_active=True):
+            client.revoke()
+        self.message_user(request, _("Revoked."), level=messages.SUCCESS)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoke instead: complaints keep pointing at who sent them

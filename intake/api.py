@@ -1,0 +1,227 @@
+"""Channel intake over REST: ``POST /api/v1/intake/`` for integrations.
+
+Authentication is a channel client's token (``Authorization: Token …``); every request
+carries an ``Idempotency-Key``. JSON (attachments as base64) and multipart (attachments
+as file parts named ``attachments``; nested fields as ``petitioner.name``) are accepted.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from rest_framework import exceptions, parsers, serializers, status
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from complaints.models import Complaint, ContactPreference, Petitioner
+from intake import idempotency
+from intake.models import ChannelClient
+from intake.services import submit
+from intake.submission import Submission, Upload
+
+
+class ChannelTokenAuthentication(BaseAuthentication):
+    keyword = "Token"
+
+    def authenticate(self, request: Request) -> tuple[ChannelClient, None] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed(_("Send the header as “Authorization: Token …”."))
+        try:
+            raw = parts[1].decode("ascii")
+        except UnicodeDecodeError as error:
+            raise exceptions.AuthenticationFailed(_("This token is not valid.")) from error
+        client = ChannelClient.authenticate(raw)
+        if client is None:
+            raise exceptions.AuthenticationFailed(_("This token is not valid or was revoked."))
+        # One write a minute at most, not one per request.
+        now = timezone.now()
+        if client.last_used_at is None or now - client.last_used_at > timedelta(minutes=1):
+            ChannelClient.objects.filter(pk=client.pk).update(last_used_at=now)
+        return client, None
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+class IsChannelClient(BasePermission):
+    message = gettext_lazy("Authenticate with a channel client token.")
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return isinstance(request.user, ChannelClient)
+
+
+class PetitionerInput(serializers.Serializer[dict[str, Any]]):
+    type = serializers.ChoiceField(choices=Petitioner.Type.choices, default=Petitioner.Type.INDIVIDUAL)
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    organisation = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    email = serializers.CharField(max_length=254, required=False, allow_blank=True, default="")
+    id_number = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    address = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    language = serializers.CharField(max_length=10, required=False, allow_blank=True, default="")
+
+
+class AttachmentInput(serializers.Serializer[dict[str, Any]]):
+    name = serializers.CharField(max_length=255)
+    content_type = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    content_base64 = serializers.CharField()
+
+    def validate_content_base64(self, value: str) -> bytes:
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise serializers.ValidationError(_("This is not valid base64.")) from error
+
+
+class IntakeInput(serializers.Serializer[dict[str, Any]]):
+    kind = serializers.ChoiceField(choices=Complaint.Kind.choices, default=Complaint.Kind.COMPLAINT)
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    content = serializers.CharField(max_length=20000, required=False, allow_blank=True, default="")
+    petitioner = PetitionerInput(required=False)
+    anonymous = serializers.BooleanField(default=False)
+    contact_preference = serializers.ChoiceField(
+        choices=ContactPreference.choices, required=False, allow_blank=True, default=""
+    )
+    location = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    latitude = serializers.DecimalField(max_digits=9, decimal_places=6, required=False, allow_null=True, default=None)
+    longitude = serializers.DecimalField(max_digits=9, decimal_places=6, required=False, allow_null=True, default=None)
+    occurred_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    privacy_consent = serializers.BooleanField(default=False)
+    channel_data = serializers.DictField(required=False, default=dict)
+    attachments = AttachmentInput(many=True, required=False, default=list)
+
+
+class IntakeOutput(serializers.Serializer[dict[str, Any]]):
+    id = serializers.IntegerField()
+    tracking_code = serializers.CharField()
+    status = serializers.CharField()
+    tracking_url = serializers.CharField()
+    missing = serializers.ListField(child=serializers.CharField())
+
+
+def _uploads(request: Request, data: dict[str, Any]) -> tuple[Upload, ...]:
+    uploads = [
+        Upload(name=a["name"], content_type=a["content_type"], data=a["content_base64"])
+        for a in data["attachments"]
+    ]
+    for file in request.FILES.getlist("attachments"):
+        uploads.append(Upload(name=file.name or "", content_type=file.content_type or "", data=file.read()))
+    return tuple(uploads)
+
+
+def _fingerprint(request: Request, data: dict[str, Any], uploads: tuple[Upload, ...]) -> str:
+    files = [(u.name, hashlib.sha256(u.data).hexdigest()) for u in uploads]
+    without_bytes = {**data, "attachments": files}
+    return idempotency.fingerprint(without_bytes)
+
+
+def tracking_url(request: Request, complaint: Complaint, secret: str) -> str:
+    path = reverse("intake:track_private", args=[complaint.tracking_code, secret])
+    return request.build_absolute_uri(path)
+
+
+class IntakeView(APIView):
+    """Submit a complaint from a channel. One request, one complaint, whatever the retries."""
+
+    authentication_classes = [ChannelTokenAuthentication]
+    permission_classes = [IsChannelClient]
+    parser_classes = [parsers.JSONParser, parsers.MultiPartParser, parsers.FormParser]
+
+    def post(self, request: Request) -> Response:
+        client: ChannelClient = request.user  # type: ignore[assignment]
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not idempotency.valid_key(key):
+            return Response(
+                {"code": "idempotency_key", "detail": _("Send an Idempotency-Key header (1–255 printable ASCII characters) with every request.")},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        incoming = IntakeInput(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        uploads = _uploads(request, data)
+        claim = idempotency.begin(client, key, _fingerprint(request, data, uploads))
+        if claim.replay is not None:
+            response = Response(claim.replay.response_body, status=claim.replay.response_status)
+            response["Idempotent-Replayed"] = "true"
+            return response
+        if claim.conflict:
+            return Response(
+                {"code": "idempotency_conflict", "detail": _("This Idempotency-Key was already used for a different request.")},
+                status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            )
+        if claim.in_flight:
+            return Response(
+                {"code": "idempotency_in_flight", "detail": _("A request with this Idempotency-Key is still being processed; retry shortly.")},
+                status=status.HTTP_409_CONFLICT,
+            )
+        assert claim.record is not None
+        try:
+            return self._submit(request, client, key, data, uploads, claim.record)
+        except BaseException:
+            idempotency.release(claim.record)
+            raise
+
+    def _submit(
+        self,
+        request: Request,
+        client: ChannelClient,
+        key: str,
+        data: dict[str, Any],
+        uploads: tuple[Upload, ...],
+        record: Any,
+    ) -> Response:
+        from django.db import transaction
+
+        petitioner = data.get("petitioner") or {}
+        submission = Submission(
+            channel=client.channel,
+            kind=data["kind"],
+            title=data["title"],
+            content=data["content"],
+            petitioner_type=petitioner.get("type", Petitioner.Type.INDIVIDUAL),
+            name=petitioner.get("name", ""),
+            organisation=petitioner.get("organisation", ""),
+            phone=petitioner.get("phone", ""),
+            email=petitioner.get("email", ""),
+            id_number=petitioner.get("id_number", ""),
+            address=petitioner.get("address", ""),
+            language=petitioner.get("language", ""),
+            anonymous=data["anonymous"],
+            contact_preference=data["contact_preference"],
+            location=data["location"],
+            latitude=data["latitude"],
+            longitude=data["longitude"],
+            occurred_at=data["occurred_at"],
+            privacy_consent=data["privacy_consent"],
+            channel_data={**data["channel_data"], "client": client.name},
+            external_ref=f"client-{client.pk}:{key}",
+            uploads=uploads,
+        )
+        with transaction.atomic():
+            receipt = submit(submission, actor_label=f"channel:{client.name}")
+            complaint = receipt.complaint
+            body = IntakeOutput(
+                {
+                    "id": complaint.pk,
+                    "tracking_code": complaint.tracking_code,
+                    "status": complaint.status,
+                    "tracking_url": tracking_url(request, complaint, receipt.secret) if receipt.secret else "",
+                    "missing": list(receipt.missing),
+                }
+            ).data
+            idempotency.finish(record, status=status.HTTP_201_CREATED, body=dict(body), complaint=complaint)
+        return Response(body, status=status.HTTP_201_CREATED)

@@ -1,0 +1,200 @@
+"""Which files a complaint may carry, judged by their bytes rather than their names.
+
+Allowed: images, PDF, office documents (legacy and OOXML/ODF), plain text, audio
+(hotline recordings). Refused: HTML, SVG, scripts, executables, archives, anything whose
+bytes do not match the type its name claims, and files over the configured size.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from complaints.errors import GuardFailed
+
+
+class UploadRejected(GuardFailed):
+    """A file that may not be stored; the message names the file and the reason."""
+
+    code = "upload_rejected"
+
+
+@dataclass(frozen=True)
+class FileType:
+    content_type: str
+    extensions: tuple[str, ...]
+
+
+IMAGE_JPEG = FileType("image/jpeg", (".jpg", ".jpeg", ".jfif"))
+IMAGE_PNG = FileType("image/png", (".png",))
+IMAGE_GIF = FileType("image/gif", (".gif",))
+IMAGE_WEBP = FileType("image/webp", (".webp",))
+IMAGE_HEIC = FileType("image/heic", (".heic", ".heif"))
+IMAGE_BMP = FileType("image/bmp", (".bmp",))
+IMAGE_TIFF = FileType("image/tiff", (".tif", ".tiff"))
+PDF = FileType("application/pdf", (".pdf",))
+OLE = FileType("application/msword", (".doc", ".xls", ".ppt", ".wps", ".et", ".dps"))
+DOCX = FileType(
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document", (".docx",)
+)
+XLSX = FileType("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", (".xlsx",))
+PPTX = FileType(
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation", (".pptx",)
+)
+ODF = FileType("application/vnd.oasis.opendocument", (".odt", ".ods", ".odp"))
+TEXT = FileType("text/plain", (".txt", ".csv", ".log", ""))
+AUDIO_MP3 = FileType("audio/mpeg", (".mp3",))
+AUDIO_WAV = FileType("audio/wav", (".wav",))
+AUDIO_M4A = FileType("audio/mp4", (".m4a", ".mp4", ".aac"))
+AUDIO_AMR = FileType("audio/amr", (".amr",))
+OLE_TYPES = {
+    ".doc": "application/msword",
+    ".wps": "application/msword",
+    ".xls": "application/vnd.ms-excel",
+    ".et": "application/vnd.ms-excel",
+    ".ppt": "application/vnd.ms-powerpoint",
+    ".dps": "application/vnd.ms-powerpoint",
+}
+ODF_TYPES = {
+    ".odt": "application/vnd.oasis.opendocument.text",
+    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+    ".odp": "application/vnd.oasis.opendocument.presentation",
+}
+
+
+def _sniff(data: bytes) -> FileType | None:
+    """The allowed type these bytes are, or None."""
+    head = data[:64]
+    if head.startswith(b"\xff\xd8\xff"):
+        return IMAGE_JPEG
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return IMAGE_PNG
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return IMAGE_GIF
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return IMAGE_WEBP
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return AUDIO_WAV
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in (b"heic", b"heix", b"mif1", b"msf1", b"hevc"):
+            return IMAGE_HEIC
+        return AUDIO_M4A
+    if head.startswith(b"BM"):
+        return IMAGE_BMP
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return IMAGE_TIFF
+    if head.startswith(b"%PDF-"):
+        return PDF
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return OLE
+    if head.startswith(b"PK\x03\x04"):
+        return _sniff_zip(data)
+    if head.startswith(b"ID3") or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
+        return AUDIO_MP3
+    if head.startswith(b"#!AMR"):
+        return AUDIO_AMR
+    if _is_plain_text(data):
+        return TEXT
+    return None
+
+
+def _sniff_zip(data: bytes) -> FileType | None:
+    """Office documents are zip files; other zip files (archives) are not allowed."""
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            names = set(archive.namelist())
+            if "mimetype" in names:
+                mimetype = archive.read("mimetype").decode("ascii", "replace")
+                return ODF if mimetype.startswith("application/vnd.oasis.opendocument") else None
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    if "[Content_Types].xml" not in names:
+        return None
+    if any(name.startswith("word/") for name in names):
+        return DOCX
+    if any(name.startswith("xl/") for name in names):
+        return XLSX
+    if any(name.startswith("ppt/") for name in names):
+        return PPTX
+    return None
+
+
+_MARKUP = re.compile(rb"<\s*(!doctype|html|svg|script|\?xml|body|iframe)", re.IGNORECASE)
+
+
+def _is_plain_text(data: bytes) -> bool:
+    sample = data[:8192]
+    if b"\x00" in sample or _MARKUP.search(sample):
+        return False
+    for encoding in ("utf-8", "gb18030", "big5"):
+        try:
+            sample.decode(encoding)
+        except UnicodeDecodeError as error:
+            # A multi-byte character cut by the sample's end is not a reason to refuse.
+            if error.start >= len(sample) - 4 and len(data) > len(sample):
+                return True
+            continue
+        return True
+    return False
+
+
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+
+
+def safe_filename(name: str, fallback: str = "attachment") -> str:
+    """A file name safe to show and to offer as a download: no path, no control characters."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE.sub("_", name).strip(" ._") or fallback
+    stem, suffix = PurePosixPath(name).stem, PurePosixPath(name).suffix
+    if len(name) > 150:
+        name = stem[: 150 - len(suffix[:20])] + suffix[:20]
+    return name
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    name: str
+    content_type: str
+    size: int
+
+
+def check_upload(name: str, data: bytes) -> CheckedFile:
+    """Accept the file or raise ``UploadRejected`` with a message for the sender."""
+    shown = safe_filename(name)
+    limit = settings.ATTACHMENT_MAX_BYTES
+    if len(data) > limit:
+        raise UploadRejected(
+            _("“%(name)s” is larger than the limit of %(limit)s MB.")
+            % {"name": shown, "limit": f"{limit / 1024 / 1024:g}"}
+        )
+    if not data:
+        raise UploadRejected(_("“%(name)s” is empty.") % {"name": shown})
+    found = _sniff(data)
+    if found is None:
+        raise UploadRejected(
+            _(
+                "“%(name)s” is not a file type we accept. Send images, PDF, office "
+                "documents, plain text or audio."
+            )
+            % {"name": shown}
+        )
+    suffix = PurePosixPath(shown).suffix.lower()
+    if suffix not in found.extensions:
+        if found is TEXT or suffix in {".htm", ".html", ".svg", ".exe", ".js", ".bat", ".cmd"}:
+            raise UploadRejected(
+                _("The contents of “%(name)s” do not match its name.") % {"name": shown}
+            )
+        # Right bytes, odd name (e.g. a photo called "scan.dat"): keep it, name it truly.
+        shown = f"{PurePosixPath(shown).stem or 'attachment'}{found.extensions[0]}"
+        suffix = found.extensions[0]
+    content_type = OLE_TYPES.get(suffix) or ODF_TYPES.get(suffix) or found.content_type
+    return CheckedFile(name=shown, content_type=content_type, size=len(data))

@@ -1,0 +1,210 @@
+"""Forms of the citizen portal: submitting, tracking, supplementing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from complaints.models import Complaint, ContactPreference, Petitioner
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input; each is checked by intake.files when submitted."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"multiple": True}))
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        if len(files) > settings.ATTACHMENT_MAX_COUNT:
+            raise forms.ValidationError(
+                _("Attach at most %(count)d files."),
+                params={"count": settings.ATTACHMENT_MAX_COUNT},
+            )
+        for file in files:
+            if file.size and file.size > settings.ATTACHMENT_MAX_BYTES:
+                raise forms.ValidationError(
+                    _("“%(name)s” is larger than the limit of %(limit)s MB."),
+                    params={
+                        "name": file.name,
+                        "limit": f"{settings.ATTACHMENT_MAX_BYTES / 1024 / 1024:g}",
+                    },
+                )
+        return [super(MultipleFileField, self).clean(file, initial) for file in files]
+
+
+class SubmitForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("What would you like to do?"),
+        choices=Complaint.Kind.choices,
+        initial=Complaint.Kind.COMPLAINT,
+        widget=forms.RadioSelect,
+    )
+    petitioner_type = forms.ChoiceField(
+        label=_("Who is writing?"),
+        choices=Petitioner.Type.choices,
+        initial=Petitioner.Type.INDIVIDUAL,
+        widget=forms.RadioSelect,
+    )
+    name = forms.CharField(label=_("Your name"), max_length=100, required=False)
+    organisation = forms.CharField(
+        label=_("Company or organisation"), max_length=200, required=False
+    )
+    phone = forms.CharField(
+        label=_("Phone"),
+        max_length=40,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+    )
+    email = forms.CharField(
+        label=_("E-mail"),
+        max_length=254,
+        required=False,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    id_number = forms.CharField(
+        label=_("ID number (optional)"), max_length=32, required=False
+    )
+    address = forms.CharField(label=_("Your address"), max_length=300, required=False)
+    contact_preference = forms.ChoiceField(
+        label=_("How should we contact you?"),
+        choices=[("", _("No preference")), *ContactPreference.choices],
+        required=False,
+    )
+    anonymous = forms.BooleanField(
+        label=_("Stay anonymous"),
+        required=False,
+        help_text=_(
+            "Handlers will not see who you are. You follow the matter with your tracking "
+            "code, and we cannot call or write to you."
+        ),
+    )
+    title = forms.CharField(label=_("Subject"), max_length=200)
+    content = forms.CharField(
+        label=_("What happened?"),
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=_("Where and when, who was involved, and what you would like us to do."),
+    )
+    location = forms.CharField(label=_("Where did it happen?"), max_length=300, required=False)
+    occurred_at = forms.DateTimeField(
+        label=_("When did it happen?"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
+    )
+    attachments = MultipleFileField(label=_("Photos and documents"))
+    privacy_consent = forms.BooleanField(
+        label=_("I have read the privacy notice and agree that my details are used to handle this matter."),
+        error_messages={"required": _("Please accept the privacy notice to submit.")},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Built per request, so the limits and the language are the current ones.
+        self.fields["attachments"].help_text = _(
+            "Images, PDF, office documents, text or audio; up to %(count)d files of "
+            "%(size)s MB each."
+        ) % {
+            "count": settings.ATTACHMENT_MAX_COUNT,
+            "size": f"{settings.ATTACHMENT_MAX_BYTES / 1024 / 1024:g}",
+        }
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not cleaned.get("anonymous") and not (cleaned.get("phone") or cleaned.get("email")):
+            self.add_error(
+                "phone",
+                _("Give a phone number or an e-mail address so that we can reply, or choose to stay anonymous."),
+            )
+        if cleaned.get("contact_preference") == ContactPreference.EMAIL and not cleaned.get("email"):
+            self.add_error("email", _("Give the e-mail address we should write to."))
+        if cleaned.get("contact_preference") in (ContactPreference.PHONE, ContactPreference.SMS) and not cleaned.get("phone"):
+            self.add_error("phone", _("Give the phone number we should use."))
+        return cleaned
+
+
+class TrackForm(forms.Form):
+    code = forms.CharField(
+        label=_("Tracking code"),
+        max_length=40,
+        widget=forms.TextInput(attrs={"placeholder": "TS-2026-XXXXXXXX", "autocomplete": "off"}),
+    )
+    secret = forms.CharField(
+        label=_("Secret"),
+        max_length=40,
+        widget=forms.PasswordInput(attrs={"placeholder": "XXXX-XXXX-XXXX", "autocomplete": "off"}),
+    )
+
+
+class SupplementForm(forms.Form):
+    text = forms.CharField(
+        label=_("Your answer"),
+        max_length=20000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+    attachments = MultipleFileField(label=_("Add files"))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not (cleaned.get("text") or "").strip() and not cleaned.get("attachments"):
+            raise forms.ValidationError(_("Write something or attach a file."))
+        return cleaned
+
+
+class RegisterForm(SubmitForm):
+    """What an intake clerk records for a call, a visit or a letter."""
+
+    STAFF_CHANNELS = [
+        (Complaint.Channel.HOTLINE, Complaint.Channel.HOTLINE.label),
+        (Complaint.Channel.WALK_IN, Complaint.Channel.WALK_IN.label),
+        (Complaint.Channel.LETTER, Complaint.Channel.LETTER.label),
+    ]
+
+    channel = forms.ChoiceField(label=_("Received by"), choices=STAFF_CHANNELS, widget=forms.RadioSelect)
+    received_at = forms.DateTimeField(
+        label=_("Received on"),
+        required=False,
+        help_text=_("For letters: the date on the receipt stamp. Empty means now."),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
+    )
+    external_ref = forms.CharField(
+        label=_("Letter number or call id"), max_length=100, required=False
+    )
+    privacy_consent = forms.BooleanField(
+        label=_("The petitioner was told how their details are used."), required=False
+    )
+    content = forms.CharField(
+        label=_("What the petitioner reports"),
+        max_length=20000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=_("Leave empty only if it is still to be supplied; the matter then waits for it."),
+    )
+
+    field_order = ["channel", "received_at", "external_ref"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["attachments"].label = _("Scanned pages, photos, recordings")
+
+    def clean(self) -> dict[str, Any]:
+        # A clerk may register a caller who gives no contact: the service then asks for it.
+        cleaned = forms.Form.clean(self) or {}
+        received = cleaned.get("received_at")
+        if received and received > timezone.now():
+            self.add_error("received_at", _("The date cannot be in the future."))
+        return cleaned
