@@ -21,7 +21,7 @@ def _install_beat_schedule(sender: Celery, **kwargs: object) -> None:
     # Connected to on_after_configure so settings are read once Django's are loaded.
     from django.conf import settings
 
-    sender.conf.beat_schedule = {
+    schedule: dict[str, dict[str, object]] = {
         "heartbeat": {
             "task": "ops.tasks.heartbeat",
             "schedule": float(settings.HEARTBEAT_INTERVAL),
@@ -29,3 +29,10 @@ def _install_beat_schedule(sender: Celery, **kwargs: object) -> None:
             "options": {"expires": float(settings.HEARTBEAT_INTERVAL)},
         },
     }
+    if settings.INTAKE_IMAP_HOST:
+        schedule["poll-mailbox"] = {
+            "task": "intake.tasks.poll_mailbox",
+            "schedule": float(settings.INTAKE_IMAP_POLL_INTERVAL),
+            "options": {"expires": float(settings.INTAKE_IMAP_POLL_INTERVAL)},
+        }
+    sender.conf.beat_schedule = schedule

@@ -225,6 +225,17 @@ EMAIL_BACKEND = env(
 )
 EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 
+# --- E-mail intake (IMAP polling; off while INTAKE_IMAP_HOST is empty) ---------------
+
+INTAKE_IMAP_HOST = env("INTAKE_IMAP_HOST")
+INTAKE_IMAP_PORT = env_int("INTAKE_IMAP_PORT", 0)  # 0: 993 for ssl, else 143
+INTAKE_IMAP_USER = env("INTAKE_IMAP_USER")
+INTAKE_IMAP_PASSWORD = env("INTAKE_IMAP_PASSWORD")
+INTAKE_IMAP_FOLDER = env("INTAKE_IMAP_FOLDER", "INBOX")
+INTAKE_IMAP_SECURITY = env("INTAKE_IMAP_SECURITY", "ssl")  # ssl | starttls | none
+INTAKE_IMAP_PROCESSED_FOLDER = env("INTAKE_IMAP_PROCESSED_FOLDER")  # empty: delete after intake
+INTAKE_IMAP_POLL_INTERVAL = env_int("INTAKE_IMAP_POLL_INTERVAL", 60)
+
 # --- Language and time ------------------------------------------------------------------
 
 LANGUAGE_CODE = env("LANGUAGE_CODE", "zh-hans")

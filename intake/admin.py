@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from intake import admin_email  # noqa: F401  (registers inbound mail and dead letters)
 from intake.models import ChannelClient
 
 
@@ -17,7 +18,15 @@ class ChannelClientAdmin(admin.ModelAdmin):
     list_display = ("name", "channel", "token_hint", "is_active", "last_used_at", "created_at")
     list_filter = ("channel", "is_active")
     search_fields = ("name",)
-    fields = ("name", "channel", "token_hint", "is_active", "created_at", "last_used_at", "revoked_at")
+    fields = (
+        "name",
+        "channel",
+        "token_hint",
+        "is_active",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
     readonly_fields = ("token_hint", "is_active", "created_at", "last_used_at", "revoked_at")
     actions = ["revoke"]
 

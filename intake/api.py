@@ -65,9 +65,13 @@ class IsChannelClient(BasePermission):
 
 
 class PetitionerInput(serializers.Serializer[dict[str, Any]]):
-    type = serializers.ChoiceField(choices=Petitioner.Type.choices, default=Petitioner.Type.INDIVIDUAL)
+    type = serializers.ChoiceField(
+        choices=Petitioner.Type.choices, default=Petitioner.Type.INDIVIDUAL
+    )
     name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    organisation = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    organisation = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default=""
+    )
     phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
     email = serializers.CharField(max_length=254, required=False, allow_blank=True, default="")
     id_number = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
@@ -77,7 +81,9 @@ class PetitionerInput(serializers.Serializer[dict[str, Any]]):
 
 class AttachmentInput(serializers.Serializer[dict[str, Any]]):
     name = serializers.CharField(max_length=255)
-    content_type = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    content_type = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, default=""
+    )
     content_base64 = serializers.CharField()
 
     def validate_content_base64(self, value: str) -> bytes:
@@ -97,8 +103,12 @@ class IntakeInput(serializers.Serializer[dict[str, Any]]):
         choices=ContactPreference.choices, required=False, allow_blank=True, default=""
     )
     location = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
-    latitude = serializers.DecimalField(max_digits=9, decimal_places=6, required=False, allow_null=True, default=None)
-    longitude = serializers.DecimalField(max_digits=9, decimal_places=6, required=False, allow_null=True, default=None)
+    latitude = serializers.DecimalField(
+        max_digits=9, decimal_places=6, required=False, allow_null=True, default=None
+    )
+    longitude = serializers.DecimalField(
+        max_digits=9, decimal_places=6, required=False, allow_null=True, default=None
+    )
     occurred_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     privacy_consent = serializers.BooleanField(default=False)
     channel_data = serializers.DictField(required=False, default=dict)
@@ -118,8 +128,7 @@ def _uploads(request: Request, data: dict[str, Any]) -> tuple[Upload, ...]:
         Upload(name=a["name"], content_type=a["content_type"], data=a["content_base64"])
         for a in data["attachments"]
     ]
-    for file in request.FILES.getlist("attachments"):
-        uploads.append(Upload(name=file.name or "", content_type=file.content_type or "", data=file.read()))
+    uploads.extend(Upload.from_file(file) for file in request.FILES.getlist("attachments"))
     return tuple(uploads)
 
 
@@ -146,7 +155,13 @@ class IntakeView(APIView):
         key = request.headers.get("Idempotency-Key", "").strip()
         if not idempotency.valid_key(key):
             return Response(
-                {"code": "idempotency_key", "detail": _("Send an Idempotency-Key header (1–255 printable ASCII characters) with every request.")},
+                {
+                    "code": "idempotency_key",
+                    "detail": _(
+                        "Send an Idempotency-Key header (1–255 printable ASCII characters) "
+                        "with every request."
+                    ),
+                },
                 status=status.HTTP_400_BAD_REQUEST,
             )
         incoming = IntakeInput(data=request.data)
@@ -160,12 +175,21 @@ class IntakeView(APIView):
             return response
         if claim.conflict:
             return Response(
-                {"code": "idempotency_conflict", "detail": _("This Idempotency-Key was already used for a different request.")},
+                {
+                    "code": "idempotency_conflict",
+                    "detail": _("This Idempotency-Key was already used for a different request."),
+                },
                 status=status.HTTP_422_UNPROCESSABLE_ENTITY,
             )
         if claim.in_flight:
             return Response(
-                {"code": "idempotency_in_flight", "detail": _("A request with this Idempotency-Key is still being processed; retry shortly.")},
+                {
+                    "code": "idempotency_in_flight",
+                    "detail": _(
+                        "A request with this Idempotency-Key is still being processed; "
+                        "retry shortly."
+                    ),
+                },
                 status=status.HTTP_409_CONFLICT,
             )
         assert claim.record is not None
@@ -219,9 +243,13 @@ class IntakeView(APIView):
                     "id": complaint.pk,
                     "tracking_code": complaint.tracking_code,
                     "status": complaint.status,
-                    "tracking_url": tracking_url(request, complaint, receipt.secret) if receipt.secret else "",
+                    "tracking_url": tracking_url(request, complaint, receipt.secret)
+                    if receipt.secret
+                    else "",
                     "missing": list(receipt.missing),
                 }
             ).data
-            idempotency.finish(record, status=status.HTTP_201_CREATED, body=dict(body), complaint=complaint)
+            idempotency.finish(
+                record, status=status.HTTP_201_CREATED, body=dict(body), complaint=complaint
+            )
         return Response(body, status=status.HTTP_201_CREATED)

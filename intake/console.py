@@ -21,7 +21,6 @@ from complaints.errors import GuardFailed
 from complaints.models import Complaint
 from intake import services
 from intake.forms import RegisterForm
-from intake.submission import Submission, Upload
 
 SESSION_REGISTERED = "just_registered"
 
@@ -49,39 +48,11 @@ def register(request: HttpRequest) -> HttpResponse:
     _require_register(request)
     form = RegisterForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        submission = Submission(
-            channel=data["channel"],
-            kind=data["kind"],
-            petitioner_type=data["petitioner_type"],
-            name=data["name"],
-            organisation=data["organisation"],
-            phone=data["phone"],
-            email=data["email"],
-            id_number=data["id_number"],
-            address=data["address"],
-            contact_preference=data["contact_preference"],
-            anonymous=data["anonymous"],
-            title=data["title"],
-            content=data["content"],
-            location=data["location"],
-            occurred_at=data["occurred_at"],
-            received_at=data["received_at"],
-            external_ref=data["external_ref"],
-            privacy_consent=data["privacy_consent"],
-            uploads=tuple(
-                Upload(name=f.name or "", content_type=f.content_type or "", data=f.read())
-                for f in data["attachments"]
-            ),
-        )
+        submission = form.submission(channel=form.cleaned_data["channel"])
         try:
             receipt = services.submit(submission, actor=request.user)  # type: ignore[arg-type]
-        except services.InvalidSubmission as error:
-            for field, problems in error.errors.items():
-                for problem in problems:
-                    form.add_error(field if field in form.fields else None, problem)
         except GuardFailed as error:
-            form.add_error("attachments", str(error))
+            form.add_refusal(error)
         else:
             request.session[SESSION_REGISTERED] = {
                 "id": receipt.complaint.pk,

@@ -54,6 +54,8 @@ AUDIO_MP3 = FileType("audio/mpeg", (".mp3",))
 AUDIO_WAV = FileType("audio/wav", (".wav",))
 AUDIO_M4A = FileType("audio/mp4", (".m4a", ".mp4", ".aac"))
 AUDIO_AMR = FileType("audio/amr", (".amr",))
+# A forwarded e-mail: served as a download like every attachment, never rendered.
+EML = FileType("message/rfc822", (".eml",))
 OLE_TYPES = {
     ".doc": "application/msword",
     ".wps": "application/msword",
@@ -102,8 +104,11 @@ def _sniff(data: bytes) -> FileType | None:
     if head.startswith(b"#!AMR"):
         return AUDIO_AMR
     if _is_plain_text(data):
-        return TEXT
+        return EML if _HEADER_LINE.match(data[:200]) else TEXT
     return None
+
+
+_HEADER_LINE = re.compile(rb"^(?:[A-Za-z][A-Za-z0-9-]*:[ \t]|From )")
 
 
 def _sniff_zip(data: bytes) -> FileType | None:
@@ -132,7 +137,10 @@ _MARKUP = re.compile(rb"<\s*(!doctype|html|svg|script|\?xml|body|iframe)", re.IG
 
 def _is_plain_text(data: bytes) -> bool:
     sample = data[:8192]
-    if b"\x00" in sample or _MARKUP.search(sample):
+    if b"\x00" in sample:
+        return False
+    # Markup in a message's body is fine (it is never rendered); in a text file it is not.
+    if _MARKUP.search(sample) and not _HEADER_LINE.match(sample[:200]):
         return False
     for encoding in ("utf-8", "gb18030", "big5"):
         try:
@@ -188,6 +196,13 @@ def check_upload(name: str, data: bytes) -> CheckedFile:
             % {"name": shown}
         )
     suffix = PurePosixPath(shown).suffix.lower()
+    if found is EML and suffix not in EML.extensions:
+        # Only a real .eml may carry markup; otherwise it is text that looks like headers.
+        if _MARKUP.search(data[:8192]):
+            raise UploadRejected(
+                _("The contents of “%(name)s” do not match its name.") % {"name": shown}
+            )
+        found = TEXT
     if suffix not in found.extensions:
         if found is TEXT or suffix in {".htm", ".html", ".svg", ".exe", ".js", ".bat", ".cmd"}:
             raise UploadRejected(

@@ -67,7 +67,9 @@ def begin(client: ChannelClient, key: str, request_hash: str) -> Claim:
         return Claim(record=existing)
 
 
-def finish(record: IdempotencyRecord, *, status: int, body: dict[str, Any], complaint: Complaint) -> None:
+def finish(
+    record: IdempotencyRecord, *, status: int, body: dict[str, Any], complaint: Complaint
+) -> None:
     """Store the answer; call inside the transaction that commits the complaint."""
     record.state = IdempotencyRecord.State.DONE
     record.response_status = status

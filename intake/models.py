@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from complaints.models import Complaint
 
-TOKEN_PREFIX = "stc_"
+TOKEN_PREFIX = "stc_"  # noqa: S105 - a prefix that marks Sutong tokens, not a secret
 
 
 def hash_token(raw: str) -> str:
@@ -138,6 +138,8 @@ class DeadLetter(models.Model):
 
     channel = models.CharField(_("channel"), max_length=20, choices=Complaint.Channel)
     raw = models.BinaryField(_("message"))
+    # The message's own id (e-mail Message-ID), to find its record and its duplicates.
+    message_id = models.CharField(_("Message-ID"), max_length=998, blank=True, db_index=True)
     error = models.TextField(_("error"))
     summary = models.CharField(_("summary"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("received"), auto_now_add=True)

@@ -27,7 +27,15 @@ from complaints.models import Complaint, ContactPreference, Petitioner
 from intake.files import UploadRejected, check_upload
 from intake.submission import Submission, Upload
 
-__all__ = ["Receipt", "Submission", "Upload", "add_supplement", "normalize_email", "normalize_phone", "submit"]
+__all__ = [
+    "Receipt",
+    "Submission",
+    "Upload",
+    "add_supplement",
+    "normalize_email",
+    "normalize_phone",
+    "submit",
+]
 
 
 class InvalidSubmission(GuardFailed):
@@ -112,7 +120,9 @@ def _clean(submission: Submission) -> tuple[str, str, dict[str, list[str]]]:
     errors: dict[str, list[str]] = {}
     for name in _SINGLE_LINE:
         if _CONTROL.search(getattr(submission, name)):
-            errors.setdefault(name, []).append(_("Line breaks and control characters are not allowed here."))
+            errors.setdefault(name, []).append(
+                _("Line breaks and control characters are not allowed here.")
+            )
     if "\x00" in submission.content:
         errors.setdefault("content", []).append(_("The text contains a NUL character."))
     phone = email = ""
@@ -172,9 +182,7 @@ def _question(missing: Sequence[str], language: str) -> str:
 # --- Petitioners ------------------------------------------------------------------------
 
 
-def _find_or_create_petitioner(
-    submission: Submission, phone: str, email: str
-) -> Petitioner | None:
+def _find_or_create_petitioner(submission: Submission, phone: str, email: str) -> Petitioner | None:
     """The petitioner this submission comes from: an earlier one with the same phone or
     e-mail and a compatible name, else a new one. Missing details are filled in."""
     name = submission.name.strip()[:100]
@@ -256,7 +264,7 @@ def submit(submission: Submission, *, actor: User | None = None, actor_label: st
         return Receipt(complaint=replay.complaint, secret=None, created=False)
 
 
-class _Replay(Exception):  # noqa: N818 - control flow, not an error
+class _Replay(Exception):
     def __init__(self, complaint: Complaint) -> None:
         self.complaint = complaint
 

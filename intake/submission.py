@@ -24,6 +24,15 @@ class Upload:
     inline: bool = False
     content_id: str = ""
 
+    @classmethod
+    def from_file(cls, file: Any) -> Upload:
+        """From an uploaded file (Django's UploadedFile or anything with name/read)."""
+        return cls(
+            name=getattr(file, "name", "") or "",
+            content_type=getattr(file, "content_type", "") or "",
+            data=file.read(),
+        )
+
 
 @dataclass(frozen=True)
 class Submission:

@@ -8,8 +8,6 @@ the same answer.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -24,7 +22,7 @@ from complaints.errors import GuardFailed
 from complaints.models import Complaint
 from intake import ratelimit, services
 from intake.forms import SubmitForm, SupplementForm, TrackForm
-from intake.submission import Submission, Upload
+from intake.submission import Upload
 
 SESSION_TRACKED = "tracked_complaints"
 SESSION_SUBMITTED = "just_submitted"
@@ -37,46 +35,15 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "intake/home.html", {"track_form": TrackForm()})
 
 
-def _uploads(files: list[Any]) -> tuple[Upload, ...]:
-    return tuple(
-        Upload(name=file.name or "", content_type=file.content_type or "", data=file.read())
-        for file in files
-    )
-
-
 @require_http_methods(["GET", "POST"])
 def submit_view(request: HttpRequest) -> HttpResponse:
     form = SubmitForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        submission = Submission(
-            channel=Complaint.Channel.WEB,
-            kind=data["kind"],
-            petitioner_type=data["petitioner_type"],
-            name=data["name"],
-            organisation=data["organisation"],
-            phone=data["phone"],
-            email=data["email"],
-            id_number=data["id_number"],
-            address=data["address"],
-            contact_preference=data["contact_preference"],
-            anonymous=data["anonymous"],
-            title=data["title"],
-            content=data["content"],
-            location=data["location"],
-            occurred_at=data["occurred_at"],
-            privacy_consent=data["privacy_consent"],
-            language=get_language() or "",
-            uploads=_uploads(data["attachments"]),
-        )
+        submission = form.submission(channel=Complaint.Channel.WEB, language=get_language() or "")
         try:
             receipt = services.submit(submission, actor_label="petitioner")
-        except services.InvalidSubmission as error:
-            for field, problems in error.errors.items():
-                for problem in problems:
-                    form.add_error(field if field in form.fields else None, problem)
-        except GuardFailed as error:  # a refused file, named in the message
-            form.add_error("attachments", str(error))
+        except GuardFailed as error:
+            form.add_refusal(error)
         else:
             assert receipt.secret is not None  # a new web submission always has one
             _remember(request, receipt.complaint)
@@ -113,7 +80,7 @@ def _may_see(request: HttpRequest, code: str) -> bool:
     return code in request.session.get(SESSION_TRACKED, [])
 
 
-def _look_up(request: HttpRequest, raw_code: str, secret: str) -> Complaint | None | str:
+def _look_up(request: HttpRequest, raw_code: str, secret: str) -> Complaint | str | None:
     """The complaint, None for "no match", or "limited" when too many tries were made."""
     visitor = ratelimit.client_ip(request)
     code = tracking.normalize_tracking_code(raw_code) or raw_code.strip().upper()[:40]
@@ -121,7 +88,11 @@ def _look_up(request: HttpRequest, raw_code: str, secret: str) -> Complaint | No
         return "limited"
     if ratelimit.exceeded("track-code", code, limit=FAILURES_PER_CODE, window=3600):
         return "limited"
-    complaint = Complaint.objects.filter(tracking_code=code).only("pk", "tracking_code", "secret_hash").first()
+    complaint = (
+        Complaint.objects.filter(tracking_code=code)
+        .only("pk", "tracking_code", "secret_hash")
+        .first()
+    )
     # Compare even without a complaint, so timing does not tell a known code apart.
     stored = complaint.secret_hash if complaint else tracking.hash_secret("-")
     if tracking.secret_matches(secret, stored) and complaint is not None:
@@ -140,7 +111,9 @@ def track(request: HttpRequest) -> HttpResponse:
             form.add_error(None, _("Too many attempts. Please wait a while and try again."))
             status = 429
         elif found is None:
-            form.add_error(None, _("We could not find a matter with this tracking code and secret."))
+            form.add_error(
+                None, _("We could not find a matter with this tracking code and secret.")
+            )
             status = 404
         else:
             assert isinstance(found, Complaint)
@@ -165,7 +138,10 @@ def track_private(request: HttpRequest, code: str, secret: str) -> HttpResponse:
         else _("This link is not valid. Enter your tracking code and secret.")
     )
     return render(
-        request, "intake/track.html", {"form": form, "error": message}, status=429 if found == "limited" else 404
+        request,
+        "intake/track.html",
+        {"form": form, "error": message},
+        status=429 if found == "limited" else 404,
     )
 
 
@@ -174,7 +150,9 @@ def tracked(request: HttpRequest, code: str) -> HttpResponse:
     if not _may_see(request, code):
         return redirect(f"{reverse('intake:track')}?code={code}")
     complaint = (
-        Complaint.objects.select_related("category", "department").filter(tracking_code=code).first()
+        Complaint.objects.select_related("category", "department")
+        .filter(tracking_code=code)
+        .first()
     )
     if complaint is None:
         return redirect("intake:track")
@@ -189,7 +167,7 @@ def tracked(request: HttpRequest, code: str) -> HttpResponse:
                 services.add_supplement(
                     complaint_id=complaint.pk,
                     text=form.cleaned_data["text"],
-                    uploads=_uploads(form.cleaned_data["attachments"]),
+                    uploads=tuple(Upload.from_file(f) for f in form.cleaned_data["attachments"]),
                     actor_label="petitioner",
                 )
             except GuardFailed as error:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import binascii
 import codecs
 import contextlib
+import functools
 import hashlib
 import logging
 import mimetypes
@@ -148,24 +149,19 @@ def _is_7bit_codec(codec: str) -> bool:
     return codec in {"utf-7", "iso2022_jp", "iso2022_jp_1", "iso2022_jp_2", "iso2022_kr", "hz"}
 
 
-_COMMON_CJK: frozenset[str] | None = None
-
-
+@functools.cache
 def _common_cjk() -> frozenset[str]:
     """The most frequent Chinese characters: GB2312 level 1 and Big5 level 1 (~9,000)."""
-    global _COMMON_CJK
-    if _COMMON_CJK is None:
-        chars: set[str] = set()
-        for lead in range(0xB0, 0xD8):  # GB2312 level 1
-            for trail in range(0xA1, 0xFF):
-                with contextlib.suppress(UnicodeDecodeError):
-                    chars.add(bytes([lead, trail]).decode("gb2312"))
-        for lead in range(0xA4, 0xC7):  # Big5 level 1
-            for trail in (*range(0x40, 0x7F), *range(0xA1, 0xFF)):
-                with contextlib.suppress(UnicodeDecodeError):
-                    chars.add(bytes([lead, trail]).decode("big5"))
-        _COMMON_CJK = frozenset(chars)
-    return _COMMON_CJK
+    chars: set[str] = set()
+    for lead in range(0xB0, 0xD8):  # GB2312 level 1
+        for trail in range(0xA1, 0xFF):
+            with contextlib.suppress(UnicodeDecodeError):
+                chars.add(bytes([lead, trail]).decode("gb2312"))
+    for lead in range(0xA4, 0xC7):  # Big5 level 1
+        for trail in (*range(0x40, 0x7F), *range(0xA1, 0xFF)):
+            with contextlib.suppress(UnicodeDecodeError):
+                chars.add(bytes([lead, trail]).decode("big5"))
+    return frozenset(chars)
 
 
 def _readability(text: str) -> int:
@@ -306,9 +302,9 @@ def decode_header_value(value: str | None, hints: Sequence[str] = ()) -> str:
     for match in _ENCODED_WORD.finditer(value):
         between = value[position : match.start()]
         # Whitespace between two encoded words is not part of the text (RFC 2047 §6.2).
-        if not (between.strip() == "" and pieces and pieces[-1][0] is not None):
-            if between:
-                pieces.append((None, _to_bytes(between)))
+        joins_words = between.strip() == "" and bool(pieces) and pieces[-1][0] is not None
+        if between and not joins_words:
+            pieces.append((None, _to_bytes(between)))
         charset = match.group(1).split("*", 1)[0]  # RFC 2231 language suffix
         encoded = match.group(3).encode("ascii", "ignore")
         data = _b64_lenient(encoded)[0] if match.group(2) in "bB" else _q_word(encoded)
@@ -324,7 +320,8 @@ def decode_header_value(value: str | None, hints: Sequence[str] = ()) -> str:
 
 
 def _one_line(text: str) -> str:
-    return re.sub(r"\s+", " ", text.replace("\x00", "")).strip()
+    """One line of text: control characters and line breaks become single spaces."""
+    return re.sub(r"[\s\x00-\x1f\x7f]+", " ", text).strip()
 
 
 class _Headers:
@@ -335,7 +332,7 @@ class _Headers:
         self.hints = hints
         try:
             items: Iterable[tuple[str, object]] = part.raw_items()
-        except Exception:  # noqa: BLE001 - a broken header list must not stop the parse
+        except Exception:  # a broken header list must not stop the parse
             items = ()
         for name, value in items:
             self.raw.setdefault(str(name).strip().lower(), []).append(str(value))
@@ -391,7 +388,9 @@ def _param(params: list[tuple[str, str]], wanted: str, hints: Sequence[str]) -> 
     segments: list[tuple[int, bool, str]] = []
     for name, value in params:
         if match := pattern.match(name):
-            segments.append((int(match.group(1) or 0), bool(match.group(2)) or not match.group(1), value))
+            # name* and name*N* are percent-encoded; name*N is plain.
+            extended = bool(match.group(2)) or not match.group(1)
+            segments.append((int(match.group(1) or 0), extended, value))
     if segments:
         segments.sort(key=lambda s: s[0])
         charset = ""
@@ -426,7 +425,7 @@ def _addresses(raw: str, hints: Sequence[str]) -> list[tuple[str, str]]:
     try:
         # Parsed before decoding: a decoded name may contain commas or angle brackets.
         parsed = getaddresses([raw])
-    except Exception:  # noqa: BLE001 - a malformed header falls back to a plain search
+    except Exception:  # a malformed header falls back to a plain search
         parsed = []
     for name, address in parsed:
         address = decode_bytes(_to_bytes(address), None, hints).strip()
@@ -457,11 +456,15 @@ def _choose_sender(headers: _Headers) -> tuple[str, str, str, str]:
     list_address = _list_address(headers)
     via = _VIA_LIST.match(from_name)
     rewritten = bool(via) or (bool(list_address) and from_address.lower() == list_address)
-    if len(reply_to) == 1:
-        rt_name, rt_address = reply_to[0]
-        is_list = bool(list_address) and rt_address.lower() == list_address
-        different = rt_address.lower() != from_address.lower()
-        if not is_list and not _NO_REPLY.match(rt_address) and (rewritten or different):
+    # Reply-To names one person (lists add themselves beside the author, or alone).
+    people = [
+        (rt_name, rt_address)
+        for rt_name, rt_address in reply_to
+        if rt_address.lower() != list_address and not _NO_REPLY.match(rt_address)
+    ]
+    if len(people) == 1:
+        rt_name, rt_address = people[0]
+        if rewritten or rt_address.lower() != from_address.lower():
             name = rt_name or (via.group("name") if via else from_name)
             return name, rt_address, from_name, from_address
     name = via.group("name") if via else from_name
@@ -487,24 +490,29 @@ def _message_ids(raw: str) -> list[str]:
     return [ident for ident in found if len(ident) <= 998]
 
 
+_DATE_ZONE = re.compile(r"\d{1,2}:\d{2}(?::\d{2})?\s*(?P<zone>[^\s(]+)?")
+_ZONE_NAMES = {"UT", "UTC", "GMT", "Z", "EST", "EDT", "CST", "CDT", "MST", "MDT", "PST", "PDT"}
+
+
 def _parse_date(raw: str) -> datetime | None:
-    if not raw:
+    """The Date header as an aware datetime, or None when it is missing or malformed.
+
+    A date whose zone cannot be read (corpus 25: ``H0500``) is malformed: the library
+    would silently take it as UTC.
+    """
+    raw = re.sub(r"\([^)]*\)", " ", raw or "")  # comments: "00:19:00 (EDT) -0400"
+    match = _DATE_ZONE.search(raw)
+    zone = (match.group("zone") or "") if match else ""
+    if not (re.fullmatch(r"[+-]\d{4}", zone) or zone.upper() in _ZONE_NAMES):
         return None
     try:
         parts = parsedate_tz(raw)
         if parts is None:
             return None
-        offset = parts[9]
-        if offset is None:
-            # parsedate_tz returns no offset for "-0000" (UTC, origin unknown) and for a
-            # zone it cannot read (corpus 25: "H0500"); only the former is a valid date.
-            if "-0000" not in raw:
-                return None
-            offset = 0
         year, month, day, hour, minute, second = parts[:6]
-        zone = dt_timezone(timedelta(seconds=offset))
-        return datetime(year, month, day, hour, minute, second, tzinfo=zone).astimezone(UTC)
-    except (ValueError, OverflowError, OSError, TypeError):
+        offset = dt_timezone(timedelta(seconds=parts[9] or 0))
+        return datetime(year, month, day, hour, minute, second, tzinfo=offset).astimezone(UTC)
+    except (ValueError, OverflowError, TypeError):
         return None
 
 
@@ -651,7 +659,7 @@ def html_to_text(html: str) -> str:
     try:
         converter.feed(html)
         converter.close()
-    except Exception:  # noqa: BLE001 - malformed markup: keep what was converted
+    except Exception:  # malformed markup: keep what was converted
         logger.debug("HTML conversion stopped early", exc_info=True)
     return converter.text()
 
@@ -696,48 +704,56 @@ def _content_type(headers: _Headers, part: Message) -> tuple[str, list[tuple[str
     return ctype, params
 
 
-def _walk(part: Message, state: _Walk, in_related: bool = False) -> list[_Segment]:
+# Real mail nests a few levels (mixed → alternative → related); far deeper is an attack.
+_MAX_DEPTH = 40
+
+
+def _walk(part: Message, state: _Walk, in_related: bool = False, depth: int = 0) -> list[_Segment]:
     """The readable segments of a part; attachments are collected into ``state``."""
+    if depth > _MAX_DEPTH:
+        state.notes.append("MIME parts nested too deeply; the innermost were skipped")
+        return []
     try:
-        return _walk_part(part, state, in_related)
-    except Exception as error:  # noqa: BLE001 - one broken part must not lose the rest
+        return _walk_part(part, state, in_related, depth)
+    except Exception as error:  # one broken part must not lose the rest
         logger.warning("Skipped an unreadable MIME part", exc_info=True)
         state.notes.append(f"unreadable part skipped: {type(error).__name__}")
         return []
 
 
-def _walk_part(part: Message, state: _Walk, in_related: bool) -> list[_Segment]:
+def _walk_part(part: Message, state: _Walk, in_related: bool, depth: int) -> list[_Segment]:
     headers = _Headers(part, state.hints)
     ctype, params = _content_type(headers, part)
-    children = part.get_payload() if part.is_multipart() else None
+    payload = part.get_payload() if part.is_multipart() else None
+    children = [c for c in payload if isinstance(c, Message)] if isinstance(payload, list) else None
 
-    if isinstance(children, list) and ctype.startswith("multipart/"):
+    if children is not None and ctype.startswith("multipart/"):
         if ctype == "multipart/report":
             report = _param(params, "report-type", state.hints).lower()
             state.report_types.append(report or "unknown")
         if ctype == "multipart/alternative":
-            branches = [_join(_walk(child, state, in_related)) for child in children]
+            branches = [_join(_walk(child, state, in_related, depth + 1)) for child in children]
             plain = next((b.plain for b in branches if b.plain.strip() and not b.html), "")
             html = next((b.html for b in reversed(branches) if b.html.strip()), "")
             if not plain:
                 plain = next((b.plain for b in branches if b.plain.strip()), "")
             return [_Segment(plain=plain, html=html)]
         if ctype == "multipart/related":
-            # The first part (or the one named by start=) is the body; the rest are the
-            # images and styles it refers to.
+            # The body (usually the first part) and the images and styles it refers to,
+            # which are attachments marked inline.
             segments: list[_Segment] = []
             for child in children:
-                segments += _walk(child, state, in_related=True)
+                segments += _walk(child, state, True, depth + 1)
             return segments
         segments = []
         for child in children:
-            segments += _walk(child, state, in_related)
+            segments += _walk(child, state, in_related, depth + 1)
         return segments
 
     if ctype == "message/delivery-status":
         _collect_failed_recipients(part, state)
         return []
-    if ctype == "message/rfc822" or isinstance(children, list):
+    if ctype == "message/rfc822" or children is not None:
         _attach_message(part, headers, params, state)
         return []
 
@@ -765,8 +781,8 @@ def _walk_part(part: Message, state: _Walk, in_related: bool) -> list[_Segment]:
     state.counter += 1
     data = _payload(part, cte, filename or label, state.notes)
     content_id = headers.get_raw("content-id").strip().strip("<>")
-    inline = bool(content_id) and disposition != "attachment" and (
-        in_related or disposition == "inline"
+    inline = (
+        bool(content_id) and disposition != "attachment" and (in_related or disposition == "inline")
     )
     state.attachments.append(
         EmailAttachment(
@@ -814,7 +830,7 @@ def _attach_message(
         subject = _Headers(inner, state.hints).text("subject")
         try:
             data = inner.as_bytes(policy=email_policy.compat32)
-        except Exception:  # noqa: BLE001 - regenerate as text if the bytes path fails
+        except Exception:  # regenerate as text if the bytes path fails
             data = _to_bytes(inner.as_string())
     elif isinstance(payload, str):
         data = _to_bytes(payload)
@@ -825,9 +841,7 @@ def _attach_message(
     if not name:
         stem = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', " ", subject).strip()[:80]
         name = f"{stem or f'message-{state.counter}'}.eml"
-    state.attachments.append(
-        EmailAttachment(name=name, content_type="message/rfc822", data=data)
-    )
+    state.attachments.append(EmailAttachment(name=name, content_type="message/rfc822", data=data))
 
 
 # --- Automatic mail -------------------------------------------------------------------
@@ -900,7 +914,9 @@ def _classify(
 
 # --- Putting it together --------------------------------------------------------------
 
-_TRACKING = re.compile(r"(?<![A-Za-z0-9])TS[\s\-_]*\d{4}[\s\-_]*[0-9A-Za-z]{8}(?![A-Za-z0-9])", re.I)
+_TRACKING = re.compile(
+    r"(?<![A-Za-z0-9])TS[\s\-_]*\d{4}[\s\-_]*[0-9A-Za-z]{8}(?![A-Za-z0-9])", re.IGNORECASE
+)
 
 
 def find_tracking_code(text: str) -> str | None:
@@ -913,12 +929,25 @@ def find_tracking_code(text: str) -> str | None:
 def _declared_charsets(message: Message) -> list[str]:
     """Every charset the message declares, used as hints for unlabelled 8-bit headers."""
     found: list[str] = []
-    for part in message.walk():
+    for part in _parts(message):
         raw = _Headers(part).get_raw("content-type")
         for name, value in _split_params(raw)[1] if raw else ():
             if name == "charset" and value.lower() not in found:
                 found.append(value.lower())
     return [c for c in found if c not in {"us-ascii", "ascii", "utf-8"}]
+
+
+def _parts(message: Message) -> list[Message]:
+    """Every part, breadth first and without recursion (``Message.walk`` recurses)."""
+    found: list[Message] = []
+    queue = [message]
+    while queue and len(found) < 10_000:
+        part = queue.pop(0)
+        found.append(part)
+        payload = part.get_payload() if part.is_multipart() else None
+        if isinstance(payload, list):
+            queue += [child for child in payload if isinstance(child, Message)]
+    return found
 
 
 def synthetic_message_id(raw: bytes) -> str:
@@ -930,15 +959,23 @@ def parse_message(raw: bytes) -> ParsedEmail:
     raw = bytes(raw or b"")
     try:
         return _parse(raw)
-    except Exception:  # noqa: BLE001 - the last line of defence: keep the bytes readable
+    except RecursionError:
+        # The standard library's MIME parser recurses once per nesting level.
+        logger.warning("E-mail nested too deeply to parse; keeping its raw text")
+        return _unparsed(raw, "MIME structure nested too deeply; body is the raw text")
+    except Exception:  # the last line of defence: keep the bytes readable
         logger.exception("E-mail parser failed; falling back to the raw text")
-        head, _, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
-        return ParsedEmail(
-            message_id=synthetic_message_id(raw),
-            message_id_synthesised=True,
-            text=decode_bytes(body or head).strip(),
-            defects=("parser failed; body is the raw text",),
-        )
+        return _unparsed(raw, "parser failed; body is the raw text")
+
+
+def _unparsed(raw: bytes, defect: str) -> ParsedEmail:
+    head, _, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+    return ParsedEmail(
+        message_id=synthetic_message_id(raw),
+        message_id_synthesised=True,
+        text=decode_bytes(body or head).strip(),
+        defects=(defect,),
+    )
 
 
 def _parse(raw: bytes) -> ParsedEmail:
@@ -961,7 +998,7 @@ def _parse(raw: bytes) -> ParsedEmail:
     )
     failed = list(state.failed_recipients)
     failed += [a for _, a in _addresses(headers.get_raw("x-failed-recipients"), hints)]
-    defects = [type(d).__name__ for p in message.walk() for d in getattr(p, "defects", [])]
+    defects = [type(d).__name__ for p in _parts(message) for d in getattr(p, "defects", [])]
     return ParsedEmail(
         message_id=message_id,
         message_id_synthesised=not ids,
@@ -982,3 +1019,73 @@ def _parse(raw: bytes) -> ParsedEmail:
         failed_recipients=tuple(dict.fromkeys(failed)),
         defects=tuple(dict.fromkeys([*defects, *state.notes])),
     )
+
+
+# --- Text for people ------------------------------------------------------------------
+
+_REPLY_PREFIX = re.compile(
+    r"^\s*(?:(?:re|fwd?|fw|aw|wg|sv|vs|tr|antw|回复|回覆|答复|答覆|转发|轉發|转寄|轉寄)"
+    r"\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+",
+    re.IGNORECASE,
+)
+_LIST_TAG = re.compile(r"^(\[[^\]]{1,60}\])\s*(.*)$")
+
+
+def clean_subject(subject: str) -> str:
+    """The subject without reply and forward prefixes (also after a ``[list]`` tag)."""
+    text = _REPLY_PREFIX.sub("", subject or "").strip()
+    if match := _LIST_TAG.match(text):
+        text = f"{match.group(1)} {_REPLY_PREFIX.sub('', match.group(2))}".strip()
+    return text or (subject or "").strip()
+
+
+# Lines that start the quoted history of a reply, as common mailers write them.
+_QUOTE_START = [
+    re.compile(
+        r"^-{2,}\s*(original message|邮件原件|原始邮件|原始郵件|原郵件)\s*-{2,}$", re.IGNORECASE
+    ),
+    re.compile(r"^在.{1,200}(写道|寫道)\s*[:：]$"),
+    re.compile(r"^.{1,200}于\s*\d{4}\s*年.{1,100}(写道|寫道)\s*[:：]$"),
+    re.compile(r"^on\s.{1,300}\swrote\s*:$", re.IGNORECASE),
+]
+_HEADER_FROM = re.compile(r"^\*?(发件人|寄件者|寄件人|from)\s*\*?\s*[:：]", re.IGNORECASE)
+_HEADER_SENT = re.compile(
+    r"^\*?(发送时间|發送時間|寄件日期|日期|时间|sent|date)\s*\*?\s*[:：]", re.IGNORECASE
+)
+
+
+def _quote_start(lines: Sequence[str]) -> int | None:
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(">"):
+            continue  # inline-quoted lines are left alone: replies may be interleaved
+        pair = f"{stripped} {lines[index + 1].strip()}" if index + 1 < len(lines) else stripped
+        if any(p.match(stripped) or p.match(pair) for p in _QUOTE_START):
+            return index
+        if _HEADER_FROM.match(stripped) and any(
+            _HEADER_SENT.match(following.strip()) for following in lines[index + 1 : index + 4]
+        ):
+            # An Outlook header block, often after a line of underscores.
+            above = index - 1
+            while above >= 0 and not lines[above].strip():
+                above -= 1
+            if above >= 0 and re.fullmatch(r"_{10,}", lines[above].strip()):
+                return above
+            return index
+    return None
+
+
+def strip_quoted_reply(text: str) -> str:
+    """The new part of a reply: the quoted history cut where a mailer clearly marked it.
+
+    Deliberately conservative: only unquoted marker lines count, and if the cut would
+    leave nothing (the reply is interleaved, or the marker is at the top) the whole text
+    is kept. Runs of blank lines are squeezed either way.
+    """
+    lines = (text or "").split("\n")
+    cut = _quote_start(lines)
+    kept = "\n".join(lines[:cut]) if cut is not None else text
+    if not kept.strip():
+        kept = text
+    kept = re.sub(r"[ \t]+\n", "\n", kept or "")
+    return re.sub(r"\n{3,}", "\n\n", kept).strip()

@@ -39,7 +39,7 @@ CONTENT_TYPES = {
     "json": "application/json; charset=utf-8",
 }
 
-Value: TypeAlias = "str | int | bool | Decimal | None | list[Value] | dict[str, Value]"
+Value: TypeAlias = "str | int | bool | Decimal | list[Value] | dict[str, Value] | None"
 
 # What each list's items are called in XML.
 ITEM_NAMES = {
@@ -180,13 +180,9 @@ def created(service_request_id: str, account_id: str) -> Document:
     )
 
 
-def service_requests(
-    complaints: Iterable[Complaint], service_names: Mapping[str, str]
-) -> Document:
+def service_requests(complaints: Iterable[Complaint], service_names: Mapping[str, str]) -> Document:
     """Requests as GeoReport shows them; ``service_names`` maps service_code → name."""
-    return Document(
-        "service_requests", [_service_request(c, service_names) for c in complaints]
-    )
+    return Document("service_requests", [_service_request(c, service_names) for c in complaints])
 
 
 def _service_request(complaint: Complaint, service_names: Mapping[str, str]) -> Value:
@@ -228,15 +224,14 @@ def _text(value: object) -> str:
 def token(service_request_id: str) -> Document:
     """GET tokens/{token}: requests are made at once, so the token is the request's id."""
     return Document(
-        "service_requests", [{"service_request_id": service_request_id, "token": service_request_id}]
+        "service_requests",
+        [{"service_request_id": service_request_id, "token": service_request_id}],
     )
 
 
 def errors(status: int, descriptions: Sequence[str | Promise]) -> Document:
     """The spec's error list; each error carries the HTTP status as its code."""
-    return Document(
-        "errors", [{"code": status, "description": str(text)} for text in descriptions]
-    )
+    return Document("errors", [{"code": status, "description": str(text)} for text in descriptions])
 
 
 # --- Rendering ----------------------------------------------------------------------------

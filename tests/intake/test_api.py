@@ -33,7 +33,7 @@ def token(db: None) -> str:
 
 
 def post(token: str, body: Any = BODY, key: str = "key-1", **headers: str) -> Any:
-    extra = {"HTTP_AUTHORIZATION": f"Token {token}", "HTTP_IDEMPOTENCY_KEY": key}
+    extra: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Token {token}", "HTTP_IDEMPOTENCY_KEY": key}
     extra.update(headers)
     return Client().post(URL, json.dumps(body), content_type="application/json", **extra)
 
@@ -194,9 +194,7 @@ class TestBadRequests:
         assert response.status_code == 400
 
     def test_errors_speak_the_clients_language(self, token: str) -> None:
-        response = post(
-            token, {**BODY, "petitioner": {"phone": "abc"}}, HTTP_ACCEPT_LANGUAGE="en"
-        )
+        response = post(token, {**BODY, "petitioner": {"phone": "abc"}}, HTTP_ACCEPT_LANGUAGE="en")
         assert response.json()["errors"]["phone"] == ["Enter a valid phone number."]
 
 

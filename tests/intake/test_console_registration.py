@@ -45,7 +45,9 @@ def test_a_clerk_registers_a_call(as_clerk: Client, clerk: Any) -> None:
     assert complaint.petitioner.phone == "18600001111"
 
 
-def test_a_letter_keeps_its_date_number_and_scans(as_clerk: Client, settings: Any, tmp_path: Any) -> None:
+def test_a_letter_keeps_its_date_number_and_scans(
+    as_clerk: Client, settings: Any, tmp_path: Any
+) -> None:
     settings.MEDIA_ROOT = tmp_path
     form = {
         **FORM,

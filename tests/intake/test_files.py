@@ -33,14 +33,28 @@ ODT = zipped({"mimetype": b"application/vnd.oasis.opendocument.text", "content.x
         ("img.webp", b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"),
         ("scan.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "application/pdf"),
         ("report.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 20, "application/msword"),
-        ("table.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 20, "application/vnd.ms-excel"),
-        ("letter.docx", DOCX, "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        (
+            "table.xls",
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 20,
+            "application/vnd.ms-excel",
+        ),
+        (
+            "letter.docx",
+            DOCX,
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
         ("sheet.xlsx", XLSX, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         ("letter.odt", ODT, "application/vnd.oasis.opendocument.text"),
         ("notes.txt", "路灯坏了".encode(), "text/plain"),
         ("gbk.txt", "路灯坏了".encode("gb18030"), "text/plain"),
         ("call.mp3", b"ID3\x03\x00" + b"\x00" * 20, "audio/mpeg"),
         ("call.wav", b"RIFF\x00\x00\x00\x00WAVEfmt ", "audio/wav"),
+        (
+            "Fwd.eml",
+            b"From: a@b.example\r\nSubject: x\r\n\r\n<html><p>hi</p></html>",
+            "message/rfc822",
+        ),
+        ("headers.txt", b"Subject: only text\n\nhello", "text/plain"),
     ],
 )
 def test_allowed_files(name: str, data: bytes, content_type: str) -> None:
@@ -63,6 +77,7 @@ def test_allowed_files(name: str, data: bytes, content_type: str) -> None:
         ("notes.txt", b"\x00\x01\x02\x03binary"),
         ("notes.html", "路灯坏了".encode()),
         ("photo.jpg", b"plain words pretending to be a photo"),
+        ("sneaky.txt", b"Subject: x\n\n<html><script>alert(1)</script></html>"),
     ],
 )
 def test_refused_files(name: str, data: bytes) -> None:
@@ -72,7 +87,7 @@ def test_refused_files(name: str, data: bytes) -> None:
 
 def test_a_file_over_the_limit_is_refused(settings: Any) -> None:
     settings.ATTACHMENT_MAX_BYTES = 1024
-    with pytest.raises(UploadRejected, match="big.pdf"):
+    with pytest.raises(UploadRejected, match=r"big\.pdf"):
         check_upload("big.pdf", b"%PDF-" + b"0" * 2000)
 
 

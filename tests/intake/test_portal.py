@@ -84,7 +84,9 @@ def test_invalid_input_is_explained_in_the_visitors_language() -> None:
     assert not Complaint.objects.exists()
 
 
-def test_files_are_attached_and_forbidden_ones_explained(browser: Client, settings: Any, tmp_path: Any) -> None:
+def test_files_are_attached_and_forbidden_ones_explained(
+    browser: Client, settings: Any, tmp_path: Any
+) -> None:
     settings.MEDIA_ROOT = tmp_path
     bad = browser.post(
         "/submit/",
@@ -95,7 +97,13 @@ def test_files_are_attached_and_forbidden_ones_explained(browser: Client, settin
     assert not Complaint.objects.exists()
     good = browser.post(
         "/submit/",
-        {**FORM, "attachments": [SimpleUploadedFile("a.png", PNG), SimpleUploadedFile("b.pdf", b"%PDF-1.4")]},
+        {
+            **FORM,
+            "attachments": [
+                SimpleUploadedFile("a.png", PNG),
+                SimpleUploadedFile("b.pdf", b"%PDF-1.4"),
+            ],
+        },
     )
     assert good.status_code == 302
     assert Complaint.objects.get().attachments.count() == 2
@@ -119,7 +127,9 @@ def test_script_is_shown_escaped(browser: Client) -> None:
 
 class TestTracking:
     def submitted(self) -> tuple[Complaint, str]:
-        receipt = services.submit(Submission(channel="web", content="路灯坏了", phone="13800000000"))
+        receipt = services.submit(
+            Submission(channel="web", content="路灯坏了", phone="13800000000")
+        )
         assert receipt.secret is not None
         return receipt.complaint, receipt.secret
 
@@ -133,14 +143,20 @@ class TestTracking:
 
     def test_wrong_code_and_wrong_secret_get_the_same_answer(self, browser: Client) -> None:
         complaint, _ = self.submitted()
-        wrong_secret = browser.post("/track/", {"code": complaint.tracking_code, "secret": "AAAA-BBBB-CCCC"})
-        wrong_code = browser.post("/track/", {"code": "TS-2026-ZZZZZZZZ", "secret": "AAAA-BBBB-CCCC"})
+        wrong_secret = browser.post(
+            "/track/", {"code": complaint.tracking_code, "secret": "AAAA-BBBB-CCCC"}
+        )
+        wrong_code = browser.post(
+            "/track/", {"code": "TS-2026-ZZZZZZZZ", "secret": "AAAA-BBBB-CCCC"}
+        )
         assert wrong_secret.status_code == wrong_code.status_code == 404
 
         def message(response: Any) -> str:
-            return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode()).replace(
-                complaint.tracking_code, "X"
-            ).replace("TS-2026-ZZZZZZZZ", "X")
+            return (
+                re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode())
+                .replace(complaint.tracking_code, "X")
+                .replace("TS-2026-ZZZZZZZZ", "X")
+            )
 
         assert message(wrong_secret) == message(wrong_code)
 
@@ -170,8 +186,12 @@ class TestTracking:
         Complaint.objects.filter(pk=complaint.pk).update(department=urban, assignee=handler)
         for step in ("classified", "assigned", "in_progress"):
             Complaint.objects.filter(pk=complaint.pk).update(status=step)
-        complaint_services.add_note(complaint_id=complaint.pk, body="内部：此人多次投诉", actor=handler)
-        complaint_services.draft_reply(complaint_id=complaint.pk, body="路灯已修复。", actor=handler)
+        complaint_services.add_note(
+            complaint_id=complaint.pk, body="内部：此人多次投诉", actor=handler
+        )
+        complaint_services.draft_reply(
+            complaint_id=complaint.pk, body="路灯已修复。", actor=handler
+        )
         complaint_services.send_reply(complaint_id=complaint.pk, actor=handler)
         browser.get(f"/track/{complaint.tracking_code}/{secret}/")
         page = browser.get(f"/track/{complaint.tracking_code}/").content.decode()
