@@ -87,7 +87,12 @@ def registered(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "console/registered.html",
-        {"complaint": complaint, **details, "private_link": link},
+        {
+            "complaint": complaint,
+            **details,
+            "missing": services.describe_missing(details["missing"]),
+            "private_link": link,
+        },
     )
 
 

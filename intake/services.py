@@ -19,6 +19,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from accounts.models import User
 from complaints import services as complaint_services
@@ -168,14 +169,19 @@ def _missing(submission: Submission, phone: str, email: str) -> tuple[str, ...]:
     return tuple(missing)
 
 
+def describe_missing(missing: Sequence[str]) -> str:
+    """The missing fields as words for people, in the active language."""
+    asks = {
+        "content": _("a description of what happened"),
+        "contact": _("a phone number or e-mail address so that we can reply"),
+    }
+    return pgettext("between phrases of a list", "; ").join(asks[m] for m in missing)
+
+
 def _question(missing: Sequence[str], language: str) -> str:
     with translation.override(language or settings.LANGUAGE_CODE):
-        asks = {
-            "content": _("a description of what happened"),
-            "contact": _("a phone number or e-mail address so that we can reply"),
-        }
         return _("To handle your matter we still need: %(items)s.") % {
-            "items": "; ".join(asks[m] for m in missing)
+            "items": describe_missing(missing)
         }
 
 
