@@ -15,6 +15,14 @@ from complaints.models import Complaint, ContactPreference, Petitioner
 from intake.submission import Submission, Upload
 
 
+class PortalForm(forms.Form):
+    """Labels stand alone: many are questions, and "？：" reads badly."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
@@ -46,7 +54,7 @@ class MultipleFileField(forms.FileField):
         return [super(MultipleFileField, self).clean(file, initial) for file in files]
 
 
-class SubmitForm(forms.Form):
+class SubmitForm(PortalForm):
     kind = forms.ChoiceField(
         label=_("What would you like to do?"),
         choices=Complaint.Kind.choices,
@@ -182,7 +190,7 @@ SUBMISSION_FIELDS = (
 )
 
 
-class TrackForm(forms.Form):
+class TrackForm(PortalForm):
     code = forms.CharField(
         label=_("Tracking code"),
         max_length=40,
@@ -195,7 +203,7 @@ class TrackForm(forms.Form):
     )
 
 
-class SupplementForm(forms.Form):
+class SupplementForm(PortalForm):
     text = forms.CharField(
         label=_("Your answer"),
         max_length=20000,
