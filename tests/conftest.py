@@ -112,3 +112,12 @@ def auditor(db: None) -> User:
 @pytest.fixture
 def admin_user(db: None) -> User:
     return User.objects.create_superuser(username="root", password="pw", email="root@example.com")
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """No persistent connections in tests: a thread that ends (the live server's request
+    threads) would otherwise keep its session open, blocking the test database's drop."""
+    from django.conf import settings
+
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -49,6 +49,11 @@ def chromium() -> Iterator[Any]:
             ],
         )
         yield browser
+        # While Playwright's loop runs, Django keeps this test's connection apart from
+        # the one its teardown closes; close it here or it stays open after the run.
+        from django.db import connections
+
+        connections.close_all()
         browser.close()
 
 
