@@ -19,6 +19,8 @@ class User(AbstractUser):
         related_name="members",
     )
     phone = models.CharField(_("phone"), max_length=32, blank=True)
+    # Away (leave, training): automatic assignment skips them.
+    is_away = models.BooleanField(_("away"), default=False)
 
     class Meta(AbstractUser.Meta):
         verbose_name = _("staff user")  # type: ignore[assignment]

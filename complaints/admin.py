@@ -16,7 +16,7 @@ from django_fsm.admin import FSMAdminMixin
 
 from complaints import services
 from complaints.errors import DomainError
-from complaints.models import Attachment, Complaint, Event, Petitioner, Reply
+from complaints.models import Attachment, CoHandlingTask, Complaint, Event, Petitioner, Reply
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -47,6 +47,12 @@ class AttachmentInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class CoHandlingInline(ReadOnlyInline):
+    model = CoHandlingTask
+    fields = ("department", "task", "due_at", "status", "result", "completed_at")
+    readonly_fields = fields
+
+
 class ReplyInline(ReadOnlyInline):
     model = Reply
     fields = ("body", "author", "approved_by", "approved_at", "sent_at")
@@ -71,7 +77,7 @@ class ComplaintAdmin(FSMAdminMixin, admin.ModelAdmin):
     list_select_related = ("category", "department", "assignee")
     search_fields = ("tracking_code", "title", "external_ref")
     date_hierarchy = "received_at"
-    inlines = [ReplyInline, AttachmentInline, EventInline]
+    inlines = [ReplyInline, CoHandlingInline, AttachmentInline, EventInline]
     readonly_fields = (
         "tracking_code",
         "status",
@@ -83,6 +89,8 @@ class ComplaintAdmin(FSMAdminMixin, admin.ModelAdmin):
         "content",
         "location",
         "petitioner",
+        "earlier_petitions",
+        "is_sensitive",
         "category",
         "department",
         "assignee",
@@ -97,6 +105,12 @@ class ComplaintAdmin(FSMAdminMixin, admin.ModelAdmin):
     @staticmethod
     def get_fsm_block_label(fsm_field_name: str) -> str:
         return str(_("Actions"))
+
+    @admin.display(description=_("earlier petitions by this petitioner"))
+    def earlier_petitions(self, obj: Complaint) -> int:
+        from routing.duplicates import earlier_petitions
+
+        return earlier_petitions(obj)
 
     def change_view(
         self,

@@ -128,6 +128,8 @@ class Complaint(FSMModelMixin, models.Model):
         _("longitude"), max_digits=9, decimal_places=6, null=True, blank=True
     )
     occurred_at = models.DateTimeField(_("happened"), null=True, blank=True)
+    # Marked by a sensitive keyword rule: shown only to people who need to see it.
+    is_sensitive = models.BooleanField(_("sensitive"), default=False)
     # The petitioner asked to stay anonymous: their identity is hidden from handlers.
     is_anonymous = models.BooleanField(_("anonymous"), default=False)
     contact_preference = models.CharField(
@@ -563,6 +565,55 @@ class Reply(models.Model):
         return self.body[:60]
 
 
+class CoHandlingTask(models.Model):
+    """A part of a complaint that another department handles (协办), by its own deadline.
+
+    The complaint's department leads; each co-handling department gets a task, answers
+    it, and the lead department writes the one reply.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        DONE = "done", _("done")
+
+    complaint = models.ForeignKey(
+        Complaint, verbose_name=_("complaint"), on_delete=models.PROTECT, related_name="co_handling"
+    )
+    department = models.ForeignKey(
+        "routing.Department",
+        verbose_name=_("co-handling department"),
+        on_delete=models.PROTECT,
+        related_name="co_handling_tasks",
+    )
+    task = models.TextField(_("task"))
+    due_at = models.DateTimeField(_("due"))
+    status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.OPEN)
+    result = models.TextField(_("result"), blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("co-handling task")
+        verbose_name_plural = _("co-handling tasks")
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["complaint", "department"],
+                condition=models.Q(status="open"),
+                name="cohandling_one_open_task_per_department",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.department}: {self.task[:40]}"
+
+
 # How each kind of event reads on a timeline; unknown kinds show their dotted name.
 EVENT_LABELS = {
     "complaint.received": _("Received"),
@@ -579,9 +630,12 @@ EVENT_LABELS = {
     "complaint.rejected": _("Rejected"),
     "complaint.merged": _("Merged as duplicate"),
     "complaint.duplicate_merged": _("Duplicate merged in"),
+    "complaint.duplicate_dismissed": _("Not a duplicate"),
     "complaint.withdrawn": _("Withdrawn"),
     "complaint.archived": _("Archived"),
     "complaint.note_added": _("Note"),
+    "cohandling.requested": _("Co-handling requested"),
+    "cohandling.completed": _("Co-handling done"),
     "complaint.supplemented": _("Petitioner added information"),
     "attachment.added": _("Attachment added"),
     "reply.drafted": _("Reply drafted"),

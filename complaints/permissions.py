@@ -41,8 +41,13 @@ def in_scope(user: Any, complaint: Complaint) -> bool:
         return False
     if has_wide_scope(user):
         return True
-    if user.department_id is None or complaint.department_id != user.department_id:
+    if user.department_id is None:
         return False
+    if complaint.department_id != user.department_id:
+        # A co-handling department reaches the complaint while its task is open.
+        return complaint.co_handling.filter(
+            department_id=user.department_id, status="open"
+        ).exists()
     if user.has_perm(perm("manage_department")):
         return True
     return complaint.assignee_id in (None, user.pk)
@@ -74,15 +79,17 @@ def scope_filter(user: User) -> Q:
     if user.department_id is None:
         return Q(pk__in=[])
     mine = Q(department_id=user.department_id)
+    helping = Q(co_handling__department_id=user.department_id, co_handling__status="open")
     if user.has_perm(perm("manage_department")):
-        return mine
-    return mine & (Q(assignee__isnull=True) | Q(assignee=user))
+        return mine | helping
+    return (mine & (Q(assignee__isnull=True) | Q(assignee=user))) | helping
 
 
 def visible_to(queryset: QuerySet[Complaint], user: User) -> QuerySet[Complaint]:
     if not user.has_perm(perm("view_complaint")):
         return queryset.none()
-    return queryset.filter(scope_filter(user))
+    # distinct: the co-handling join may match one complaint more than once.
+    return queryset.filter(scope_filter(user)).distinct()
 
 
 def can_view_personal_data(user: Any, complaint: Complaint) -> bool:

@@ -27,7 +27,7 @@ from django_fsm import Transition
 from accounts.models import User
 from complaints import permissions, tracking
 from complaints.errors import Conflict, GuardFailed, InvalidTransition, NotFound, PermissionDenied
-from complaints.models import Attachment, Complaint, Event, Petitioner, Reply
+from complaints.models import Attachment, CoHandlingTask, Complaint, Event, Petitioner, Reply
 from complaints.signals import complaint_changed
 
 # The event each transition writes; the dotted names are part of the audit log's format.
@@ -108,6 +108,7 @@ def _verb_label(verb: str) -> str:
         "approve_reply": _("Approve reply"),
         "add_note": _("Add note"),
         "register": _("Register complaint"),
+        "request_co_handling": _("Request co-handling"),
     }
     return labels.get(verb) or action_label(verb)
 
@@ -380,6 +381,7 @@ def classify(
     priority: str,
     kind: str | None = None,
     actor: User | None,
+    actor_label: str = "",
     expected_version: int | None = None,
 ) -> Complaint:
     """received → classified: set category and priority (and kind, if corrected)."""
@@ -387,6 +389,7 @@ def classify(
         complaint_id,
         "classify",
         actor=actor,
+        actor_label=actor_label,
         expected_version=expected_version,
         category=category,
         priority=priority,
@@ -405,6 +408,7 @@ def assign(
     department: Any,
     assignee: User | None = None,
     actor: User | None,
+    actor_label: str = "",
     expected_version: int | None = None,
 ) -> Complaint:
     """classified → assigned: to a department, and optionally to one handler in it."""
@@ -412,6 +416,7 @@ def assign(
         complaint_id,
         "assign",
         actor=actor,
+        actor_label=actor_label,
         expected_version=expected_version,
         department=department,
         assignee=assignee,
@@ -604,6 +609,109 @@ def add_supplement(
             payload={"details": text, "attachments": names},
         )
     return complaint
+
+
+def record_event(
+    *,
+    complaint_id: int,
+    kind: str,
+    actor: User | None = None,
+    actor_label: str = "",
+    payload: dict[str, Any] | None = None,
+) -> Event:
+    """An event another app decided on (routing, SLA), on the complaint's timeline."""
+    with transaction.atomic():
+        complaint = _lock(complaint_id, None)
+        return _record(complaint, kind, actor=actor, actor_label=actor_label, payload=payload)
+
+
+# --- Co-handling (协办) ------------------------------------------------------------------
+
+
+def request_co_handling(
+    *,
+    complaint_id: int,
+    department: Any,
+    task: str,
+    due_at: datetime,
+    actor: User | None,
+) -> CoHandlingTask:
+    """The lead department asks another department to handle a part, by ``due_at``."""
+    if not (task or "").strip():
+        raise GuardFailed(_("Describe the co-handling department's task."))
+    if due_at <= timezone.now():
+        raise GuardFailed(_("The co-handling deadline must be in the future."))
+    with transaction.atomic():
+        complaint = _lock(complaint_id, None)
+        _refuse_outside(
+            complaint,
+            actor,
+            "request_co_handling",
+            Complaint.Status.ASSIGNED,
+            Complaint.Status.IN_PROGRESS,
+            Complaint.Status.REOPENED,
+        )
+        _require(actor, complaint, "transfer")
+        if (
+            department is None
+            or not department.is_active
+            or department.pk == complaint.department_id
+        ):
+            raise GuardFailed(_("Choose another active department to co-handle."))
+        if complaint.co_handling.filter(department=department, status="open").exists():
+            raise GuardFailed(
+                _("%(department)s already has an open task on this complaint.")
+                % {"department": department}
+            )
+        co_task = CoHandlingTask.objects.create(
+            complaint=complaint, department=department, task=task, due_at=due_at, requested_by=actor
+        )
+        _touch(complaint)
+        _record(
+            complaint,
+            "cohandling.requested",
+            actor=actor,
+            payload={
+                "task_id": co_task.pk,
+                "department": department.code,
+                "task": task,
+                "due_at": due_at.isoformat(),
+            },
+        )
+    return co_task
+
+
+def complete_co_handling(*, task_id: int, result: str, actor: User | None) -> CoHandlingTask:
+    """The co-handling department reports what it did; the lead department continues."""
+    if not (result or "").strip():
+        raise GuardFailed(_("Describe what your department did."))
+    with transaction.atomic():
+        co_task = CoHandlingTask.objects.select_for_update().get(pk=task_id)
+        complaint = _lock(co_task.complaint_id, None)
+        if co_task.status != CoHandlingTask.Status.OPEN:
+            raise GuardFailed(_("This co-handling task is already done."))
+        if actor is not None and (
+            actor.department_id != co_task.department_id
+            or not actor.has_perm(permissions.action_permission("accept"))
+        ):
+            raise PermissionDenied(_("Only the co-handling department can complete its task."))
+        co_task.status = CoHandlingTask.Status.DONE
+        co_task.result = result
+        co_task.completed_by = actor
+        co_task.completed_at = timezone.now()
+        co_task.save()
+        _touch(complaint)
+        _record(
+            complaint,
+            "cohandling.completed",
+            actor=actor,
+            payload={
+                "task_id": co_task.pk,
+                "department": co_task.department.code,
+                "result": result,
+            },
+        )
+    return co_task
 
 
 def add_note(*, complaint_id: int, body: str, actor: User) -> Event:

@@ -8,6 +8,7 @@ and versioned like everything else.
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -28,6 +29,17 @@ def _install_beat_schedule(sender: Celery, **kwargs: object) -> None:
             # A heartbeat nobody ran in time is worthless: drop it instead of piling up.
             "options": {"expires": float(settings.HEARTBEAT_INTERVAL)},
         },
+    }
+    schedule["route-stranded"] = {
+        "task": "routing.tasks.route_stranded",
+        "schedule": float(settings.ROUTING_SWEEP_INTERVAL),
+        "options": {"expires": float(settings.ROUTING_SWEEP_INTERVAL)},
+    }
+    schedule["retrain-classifier"] = {
+        "task": "routing.tasks.retrain_classifier",
+        "schedule": crontab(hour=3, minute=30),  # nightly, in TIME_ZONE
+        # A missed night is made up by the next one; never let runs pile up.
+        "options": {"expires": 6 * 60 * 60},
     }
     if settings.INTAKE_IMAP_HOST:
         schedule["poll-mailbox"] = {

@@ -236,6 +236,21 @@ INTAKE_IMAP_SECURITY = env("INTAKE_IMAP_SECURITY", "ssl")  # ssl | starttls | no
 INTAKE_IMAP_PROCESSED_FOLDER = env("INTAKE_IMAP_PROCESSED_FOLDER")  # empty: delete after intake
 INTAKE_IMAP_POLL_INTERVAL = env_int("INTAKE_IMAP_POLL_INTERVAL", 60)
 
+# --- Routing ---------------------------------------------------------------------------
+
+# Above this confidence a complaint is classified without a dispatcher.
+ROUTING_AUTO_CLASSIFY_THRESHOLD = float(env("ROUTING_AUTO_CLASSIFY_THRESHOLD", "0.8"))
+# How much matched keyword rules add to the model's probabilities.
+ROUTING_RULE_BOOST = float(env("ROUTING_RULE_BOOST", "0.3"))
+# How often each process checks whether keyword rules or the model changed.
+KEYWORD_RECHECK_SECONDS = env_int("KEYWORD_RECHECK_SECONDS", 10)
+CLASSIFIER_RECHECK_SECONDS = env_int("CLASSIFIER_RECHECK_SECONDS", 30)
+# Repeated petitions: similar text (character-bigram cosine, 0..1) within this many days.
+DUPLICATE_WINDOW_DAYS = env_int("DUPLICATE_WINDOW_DAYS", 30)
+DUPLICATE_SIMILARITY = float(env("DUPLICATE_SIMILARITY", "0.4"))
+# Seconds between sweeps for complaints whose routing task was lost.
+ROUTING_SWEEP_INTERVAL = env_int("ROUTING_SWEEP_INTERVAL", 300)
+
 # --- Language and time ------------------------------------------------------------------
 
 LANGUAGE_CODE = env("LANGUAGE_CODE", "zh-hans")

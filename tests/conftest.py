@@ -121,3 +121,15 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
     from django.conf import settings
 
     settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tasks_run_inline() -> None:
+    """Tasks queued by code under test run at once, in-process, and their errors surface.
+
+    Tests that are about real delivery start a worker of their own.
+    """
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True

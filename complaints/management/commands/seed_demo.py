@@ -7,9 +7,11 @@ services, so their timelines are what the system would have written.
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import Group
@@ -17,11 +19,12 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+import routing
 from accounts.models import User
 from accounts.roles import Role, create_missing_role_groups
 from complaints import services
 from complaints.models import Complaint
-from routing.models import Category, Department
+from routing.models import Category, Department, KeywordRule, RoutingRule
 
 DEMO_PASSWORD = "sutong-demo"
 
@@ -248,11 +251,14 @@ class Command(BaseCommand):
             departments = self._departments()
             categories = self._categories(departments)
             users = self._users(departments)
+            rules = self._routing(categories, departments)
+        model = self._classifier()
         created = self._complaints(categories, departments, users)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {len(departments)} departments, {len(categories)} categories, "
-                f"{len(users)} users (password “{DEMO_PASSWORD}”), {created} new complaints."
+                f"{len(users)} users (password “{DEMO_PASSWORD}”), {rules} keyword rules, "
+                f"{created} new complaints, classifier {model}."
             )
         )
 
@@ -276,6 +282,53 @@ class Command(BaseCommand):
                 },
             )
         return result
+
+    def _routing(self, categories: dict[str, Category], departments: dict[str, Department]) -> int:
+        """Keyword rules from routing/data, a routing rule, and assignment strategies."""
+        path = Path(routing.__file__).parent / "data" / "keyword_rules.json"
+        for rule in json.loads(path.read_text(encoding="utf-8")):
+            KeywordRule.objects.get_or_create(
+                phrase=rule["phrase"],
+                category=categories.get(rule["category"] or ""),
+                defaults={
+                    "weight": rule["weight"],
+                    "language": rule["language"],
+                    "priority_effect": rule["priority_effect"],
+                    "is_sensitive": rule["is_sensitive"],
+                },
+            )
+        RoutingRule.objects.get_or_create(
+            name="公交 → 交通运输局",
+            defaults={
+                "order": 10,
+                "category": categories["service_quality"],
+                "location_keywords": "公交\n出租车\nbus\ntaxi",
+                "department": departments["transport"],
+            },
+        )
+        for code, strategy in (
+            ("urban_management", Department.Assignment.ROUND_ROBIN),
+            ("market_regulation", Department.Assignment.LEAST_LOADED),
+        ):
+            Department.objects.filter(code=code, assignment=Department.Assignment.MANUAL).update(
+                assignment=strategy
+            )
+        return KeywordRule.objects.count()
+
+    def _classifier(self) -> str:
+        """Have the worker train on the bilingual demo corpus once.
+
+        Training takes about a minute, so it runs in the background; until the model is
+        ready, routing decides with the keyword rules alone.
+        """
+        from routing.models import ClassifierModel
+        from routing.tasks import retrain_classifier
+
+        active = ClassifierModel.objects.filter(is_active=True).first()
+        if active is not None:
+            return f"v{active.version}"
+        transaction.on_commit(retrain_classifier.delay)
+        return "being trained by the worker"
 
     def _users(self, departments: dict[str, Department]) -> dict[str, User]:
         result = {}

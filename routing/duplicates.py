@@ -1,0 +1,143 @@
+"""Repeated petitions (重复信访): the same person, or the same place, saying the same thing.
+
+Candidates are earlier complaints within ``DUPLICATE_WINDOW_DAYS`` from the same
+petitioner (by normalised phone, e-mail or ID number, or the same petitioner record) or
+about the same place; each is compared by the cosine similarity of character bigrams,
+which works for Chinese and English alike without word segmentation.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from complaints.models import Complaint
+from routing.models import DuplicateCandidate
+
+_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def _bigrams(text: str) -> Counter[str]:
+    compact = _NOISE.sub("", unicodedata.normalize("NFKC", text or "").casefold())
+    compact = re.sub(r"\d+", "0", compact)  # numbers say little about sameness
+    return Counter(compact[i : i + 2] for i in range(max(len(compact) - 1, 1)))
+
+
+def similarity(a: str, b: str) -> float:
+    """Cosine similarity of character bigram counts, 0..1."""
+    left, right = _bigrams(a), _bigrams(b)
+    if not left or not right:
+        return 0.0
+    dot = sum(count * right[gram] for gram, count in left.items())
+    norm = math.sqrt(sum(c * c for c in left.values())) * math.sqrt(
+        sum(c * c for c in right.values())
+    )
+    return dot / norm if norm else 0.0
+
+
+@dataclass(frozen=True)
+class Match:
+    original: Complaint
+    similarity: float
+    reasons: tuple[str, ...]
+
+
+def _text(complaint: Complaint) -> str:
+    return f"{complaint.title}\n{complaint.content}"
+
+
+def same_petitioner(complaint: Complaint) -> Q:
+    """Complaints from the same person: the same record, or a shared phone, e-mail or ID."""
+    petitioner = complaint.petitioner
+    if petitioner is None:
+        return Q(pk__in=[])
+    same = Q(petitioner_id=petitioner.pk)
+    for field in ("phone", "email", "id_number"):
+        value = getattr(petitioner, field)
+        if value:
+            same |= Q(**{f"petitioner__{field}": value})
+    return same
+
+
+def _same_person(a: Complaint, b: Complaint) -> bool:
+    one, two = a.petitioner, b.petitioner
+    if one is None or two is None:
+        return False
+    return one.pk == two.pk or any(
+        getattr(one, field) and getattr(one, field) == getattr(two, field)
+        for field in ("phone", "email", "id_number")
+    )
+
+
+def find(complaint: Complaint) -> list[Match]:
+    """Probable duplicates of ``complaint`` among earlier complaints, most similar first."""
+    window = timedelta(days=getattr(settings, "DUPLICATE_WINDOW_DAYS", 30))
+    threshold: float = getattr(settings, "DUPLICATE_SIMILARITY", 0.4)
+    by_person = same_petitioner(complaint)
+    by_place = Q(location=complaint.location) if complaint.location.strip() else Q(pk__in=[])
+    earlier = (
+        Complaint.objects.filter(by_person | by_place)
+        .filter(
+            received_at__gte=complaint.received_at - window, received_at__lte=complaint.received_at
+        )
+        .exclude(pk=complaint.pk)
+        .exclude(status__in=[Complaint.Status.MERGED, Complaint.Status.REJECTED])
+        .select_related("petitioner")
+        .order_by("-received_at")[:50]
+    )
+    text = _text(complaint)
+    matches = []
+    for other in earlier:
+        score = similarity(text, _text(other))
+        if score < threshold:
+            continue
+        reasons = tuple(
+            reason
+            for reason, holds in (
+                ("same_petitioner", _same_person(complaint, other)),
+                (
+                    "same_place",
+                    bool(complaint.location.strip()) and other.location == complaint.location,
+                ),
+            )
+            if holds
+        )
+        matches.append(Match(other, score, reasons))
+    return sorted(matches, key=lambda m: m.similarity, reverse=True)
+
+
+def record(complaint: Complaint) -> list[DuplicateCandidate]:
+    """Find and store probable duplicates (once per pair) for the dispatcher."""
+    stored = []
+    for match in find(complaint):
+        try:
+            with transaction.atomic():
+                candidate, _ = DuplicateCandidate.objects.get_or_create(
+                    complaint=complaint,
+                    original=match.original,
+                    defaults={
+                        "similarity": round(match.similarity, 4),
+                        "reasons": list(match.reasons),
+                    },
+                )
+        except IntegrityError:  # found by a concurrent run
+            candidate = DuplicateCandidate.objects.get(complaint=complaint, original=match.original)
+        stored.append(candidate)
+    return stored
+
+
+def earlier_petitions(complaint: Complaint) -> int:
+    """How many times this petitioner complained before (any subject)."""
+    return (
+        Complaint.objects.filter(same_petitioner(complaint), received_at__lt=complaint.received_at)
+        .exclude(pk=complaint.pk)
+        .count()
+    )
