@@ -240,6 +240,9 @@ INTAKE_IMAP_POLL_INTERVAL = env_int("INTAKE_IMAP_POLL_INTERVAL", 60)
 
 # Above this confidence a complaint is classified without a dispatcher.
 ROUTING_AUTO_CLASSIFY_THRESHOLD = float(env("ROUTING_AUTO_CLASSIFY_THRESHOLD", "0.8"))
+# The model's urgency grade is applied on its own only at this probability; below it, a
+# complaint the model would raise waits for a dispatcher to check its urgency.
+ROUTING_URGENCY_SURE = float(env("ROUTING_URGENCY_SURE", "0.6"))
 # How much matched keyword rules add to the model's probabilities.
 ROUTING_RULE_BOOST = float(env("ROUTING_RULE_BOOST", "0.3"))
 # How often each process checks whether keyword rules or the model changed.

@@ -30,19 +30,23 @@ class Decision:
     scores: dict[str, float] = field(default_factory=dict)
     explanation: list[tuple[str, float]] = field(default_factory=list)
     model_version: int | None = None
+    # The model thinks it may be urgent but is not sure: a dispatcher checks the urgency.
+    urgency_unclear: bool = False
 
     @property
     def sure(self) -> bool:
         """Sure enough to classify without a dispatcher."""
         threshold: float = getattr(settings, "ROUTING_AUTO_CLASSIFY_THRESHOLD", 0.8)
-        return self.category is not None and self.confidence >= threshold
+        return (
+            self.category is not None and self.confidence >= threshold and not self.urgency_unclear
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "category": self.category,
             "priority": self.priority,
             "confidence": round(self.confidence, 4),
-            "matched": [hit["phrase"] for hit in self.matched],
+            "matched": list(dict.fromkeys(hit["phrase"] for hit in self.matched)),
             "sensitive": self.sensitive,
         }
 
@@ -57,6 +61,22 @@ def _rule_evidence(hits: list[keywords.Hit]) -> tuple[dict[str, float], float]:
         if hit.category:
             weights[hit.category] = weights.get(hit.category, 0.0) + max(hit.weight, 0.0)
     return weights, sum(weights.values())
+
+
+def _urgency_unclear(model_priority: str, scores: dict[str, float], rule_priority: str) -> bool:
+    """Did the model raise the priority without being sure of it?
+
+    The model's urgency grade is tuned to miss almost no urgent complaint, so it also
+    raises many ordinary ones. Such a grade is not applied automatically: the complaint
+    waits for a dispatcher, who checks the urgency (as the seed process asks). A rule's
+    grade, or a grade the model is sure of, is applied.
+    """
+    if PRIORITY_ORDER.get(model_priority, 0) <= PRIORITY_ORDER.get(rule_priority, 0):
+        return False
+    sure: float = getattr(settings, "ROUTING_URGENCY_SURE", 0.6)
+    critical = scores.get("critical", 0.0)
+    raised = critical + scores.get("urgent", 0.0)
+    return (critical if model_priority == "critical" else raised) < sure
 
 
 def decide(text: str) -> Decision:
@@ -93,6 +113,7 @@ def decide(text: str) -> Decision:
     return Decision(
         category=category,
         priority=_higher(prediction.priority, priority),
+        urgency_unclear=_urgency_unclear(prediction.priority, prediction.priority_scores, priority),
         confidence=scores[category],
         sensitive=sensitive,
         matched=matched,

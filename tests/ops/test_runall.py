@@ -130,7 +130,8 @@ def serve_then_interrupt(env: dict[str, str], log: Path) -> dict[str, Any]:
     Returns the healthy /healthz report for the caller's own assertions.
     """
     manage(env, "migrate", "--noinput")
-    manage(env, "seed_demo")
+    # Training the classifier (a minute of CPU) is not what these tests are about.
+    manage(env, "seed_demo", "--skip-training")
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     marker = env[MARKER]

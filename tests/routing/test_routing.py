@@ -177,3 +177,70 @@ class TestDepartmentsAndHandlers:
         complaint.refresh_from_db()
         assert complaint.status == Complaint.Status.ASSIGNED
         assert complaint.assignee is None
+
+
+class FakeModel:
+    """Stands in for a trained model: fixed probabilities, to test how decide() uses them."""
+
+    version = 7
+
+    def __init__(
+        self, category: dict[str, float], priority: str, priority_scores: dict[str, float]
+    ) -> None:
+        self.scores, self.priority, self.priority_scores = category, priority, priority_scores
+
+    def predict(self, text: str) -> Any:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(
+            category_scores=self.scores,
+            priority=self.priority,
+            priority_scores=self.priority_scores,
+            explanation=[("路灯", 0.4)],
+        )
+
+
+class TestDecideWithAModel:
+    def use(self, monkeypatch: Any, model: FakeModel) -> None:
+        monkeypatch.setattr("routing.model_store.active_model", lambda: model)
+
+    def test_model_and_rules_agree(self, monkeypatch: Any) -> None:
+        self.use(
+            monkeypatch, FakeModel({"facilities": 0.85, "other": 0.15}, "normal", {"normal": 0.9})
+        )
+        decision = decide("路灯坏了，一直不亮")
+        assert (decision.category, decision.priority, decision.model_version) == (
+            "facilities",
+            "normal",
+            7,
+        )
+        assert decision.sure
+        assert decision.explanation == [("路灯", 0.4)]
+
+    def test_an_unsure_urgency_grade_is_left_to_a_dispatcher(self, monkeypatch: Any) -> None:
+        scores = {"normal": 0.7, "urgent": 0.3}
+        self.use(monkeypatch, FakeModel({"facilities": 0.95, "other": 0.05}, "urgent", scores))
+        decision = decide("路灯坏了，一直不亮")
+        assert decision.priority == "urgent"  # suggested to the dispatcher
+        assert decision.urgency_unclear
+        assert not decision.sure  # so it is not applied automatically
+
+    def test_a_sure_urgency_grade_is_applied(self, monkeypatch: Any) -> None:
+        scores = {"normal": 0.2, "urgent": 0.8}
+        self.use(monkeypatch, FakeModel({"facilities": 0.95, "other": 0.05}, "urgent", scores))
+        decision = decide("路灯坏了，一直不亮")
+        assert (decision.priority, decision.sure) == ("urgent", True)
+
+    def test_a_rule_grade_needs_no_model_certainty(self, monkeypatch: Any) -> None:
+        self.use(
+            monkeypatch, FakeModel({"facilities": 0.95, "other": 0.05}, "normal", {"normal": 0.99})
+        )
+        decision = decide("楼道燃气泄漏，路灯也坏了，一直不亮")
+        assert decision.priority == "critical"
+        assert not decision.urgency_unclear
+
+    def test_matched_phrases_are_listed_once(self, monkeypatch: Any) -> None:
+        KeywordRule.objects.create(
+            phrase="燃气泄漏", category=Category.objects.get(code="facilities")
+        )
+        assert decide("燃气泄漏").as_dict()["matched"] == ["燃气泄漏"]

@@ -8,6 +8,7 @@ process dies on its own, the others are stopped too, so nothing runs half-starte
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -19,7 +20,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-GRACE_SECONDS = 20
+# Ctrl-C: a warm shutdown first, then Celery's cold one, then (only if stuck) a kill.
+WARM_SECONDS = 10
+COLD_SECONDS = 10
 
 
 class Command(BaseCommand):
@@ -107,13 +110,28 @@ class Command(BaseCommand):
         for process in processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)  # warm shutdown for each main process
-        deadline = time.monotonic() + GRACE_SECONDS
+        self._wait(processes, WARM_SECONDS)
         for name, process in processes.items():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                self.stderr.write(f"{name} did not stop in {GRACE_SECONDS}s; killing it.")
+            if process.poll() is None and name in ("worker", "beat"):
+                # A long task (training the classifier) is still running. Celery's cold
+                # shutdown stops it; acknowledged late, it goes back to the queue.
+                self.stderr.write(
+                    f"{name} is still busy after {WARM_SECONDS}s; cold shutdown "
+                    "(its unfinished tasks go back to the queue)."
+                )
+                process.send_signal(signal.SIGQUIT)
+        self._wait(processes, COLD_SECONDS)
+        for name, process in processes.items():
+            if process.poll() is None:
+                self.stderr.write(f"{name} did not stop; killing it.")
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         time.sleep(0.2)  # let the relay threads print the last lines
         self.stdout.write("Stopped web, worker and beat.")
+
+    @staticmethod
+    def _wait(processes: dict[str, subprocess.Popen[bytes]], seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        for process in processes.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
