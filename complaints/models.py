@@ -631,6 +631,7 @@ EVENT_LABELS = {
     "complaint.merged": _("Merged as duplicate"),
     "complaint.duplicate_merged": _("Duplicate merged in"),
     "complaint.duplicate_dismissed": _("Not a duplicate"),
+    "complaint.marked_sensitive": _("Marked sensitive"),
     "complaint.withdrawn": _("Withdrawn"),
     "complaint.archived": _("Archived"),
     "complaint.note_added": _("Note"),

@@ -95,6 +95,14 @@ def _record(complaint: Complaint, decision: Decision) -> Suggestion:
         )
         if decision.sensitive and not complaint.is_sensitive:
             Complaint.objects.filter(pk=complaint.pk).update(is_sensitive=True)
+            complaint_services.record_event(
+                complaint_id=complaint.pk,
+                kind="complaint.marked_sensitive",
+                actor_label=ACTOR_LABEL,
+                payload={
+                    "phrases": sorted({h["phrase"] for h in decision.matched if h["sensitive"]})
+                },
+            )
     return suggestion
 
 

@@ -109,6 +109,8 @@ class TestRouteComplaint:
         services.route_complaint(complaint.pk)
         complaint.refresh_from_db()
         assert complaint.is_sensitive
+        marked = complaint.events.get(kind="complaint.marked_sensitive")
+        assert (marked.actor_label, marked.payload) == ("routing", {"phrases": ["红包"]})
 
     def test_intake_routes_after_commit(self, django_capture_on_commit_callbacks: Any) -> None:
         with django_capture_on_commit_callbacks(execute=True):
