@@ -37,11 +37,10 @@ from intake import services
 from intake.email.parser import (
     EmailAttachment,
     ParsedEmail,
-    clean_subject,
     parse_message,
-    strip_quoted_reply,
     synthetic_message_id,
 )
+from intake.email.replies import clean_subject, strip_quoted_reply
 from intake.files import UploadRejected, check_upload
 from intake.models import DeadLetter, InboundEmail
 from intake.submission import Submission, Upload

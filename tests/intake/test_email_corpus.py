@@ -28,8 +28,9 @@ from typing import Any
 import pytest
 
 from complaints.models import Complaint
+from intake.email.automail import Classification
 from intake.email.ingest import ingest
-from intake.email.parser import Classification, parse_message
+from intake.email.parser import parse_message
 from intake.models import InboundEmail
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "mail-corpus"

@@ -14,16 +14,11 @@ from email.mime.text import MIMEText
 
 import pytest
 
-from intake.email.parser import (
-    Classification,
-    clean_subject,
-    decode_bytes,
-    decode_header_value,
-    find_tracking_code,
-    html_to_text,
-    parse_message,
-    strip_quoted_reply,
-)
+from intake.email.automail import Classification
+from intake.email.charsets import decode_bytes, decode_header_value
+from intake.email.htmltext import html_to_text
+from intake.email.parser import find_tracking_code, parse_message
+from intake.email.replies import clean_subject, strip_quoted_reply
 
 
 def message(headers: str, body: bytes = b"Hello\n") -> bytes:
