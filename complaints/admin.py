@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django_fsm.admin import FSMAdminMixin
 
-from complaints import services
+from complaints import selectors, services
 from complaints.errors import DomainError
 from complaints.models import Attachment, CoHandlingTask, Complaint, Event, Petitioner, Reply
 
@@ -108,9 +108,7 @@ class ComplaintAdmin(FSMAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("earlier petitions by this petitioner"))
     def earlier_petitions(self, obj: Complaint) -> int:
-        from routing.duplicates import earlier_petitions
-
-        return earlier_petitions(obj)
+        return selectors.earlier_petitions(obj)
 
     def change_view(
         self,

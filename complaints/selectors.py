@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from complaints.models import Complaint, Event, Reply
+from complaints.models import Complaint, Event, Petitioner, Reply
 
 # What a petitioner may see of the timeline, and what of each event's details.
 PUBLIC_EVENTS = {
@@ -69,3 +70,38 @@ def open_question(complaint: Complaint) -> str:
         return ""
     asked = complaint.events.filter(kind="complaint.info_requested").order_by("-id").first()
     return str(asked.payload.get("question", "")) if asked else ""
+
+
+# --- The same person --------------------------------------------------------------------
+
+_IDENTIFYING = ("phone", "email", "id_number")
+
+
+def same_petitioner(complaint: Complaint) -> Q:
+    """Complaints from the same person: the same record, or a shared phone, e-mail or ID."""
+    petitioner = complaint.petitioner
+    if petitioner is None:
+        return Q(pk__in=[])
+    same = Q(petitioner_id=petitioner.pk)
+    for field in _IDENTIFYING:
+        if value := getattr(petitioner, field):
+            same |= Q(**{f"petitioner__{field}": value})
+    return same
+
+
+def same_person(one: Petitioner | None, two: Petitioner | None) -> bool:
+    """The in-memory twin of ``same_petitioner``."""
+    if one is None or two is None:
+        return False
+    return one.pk == two.pk or any(
+        getattr(one, field) and getattr(one, field) == getattr(two, field) for field in _IDENTIFYING
+    )
+
+
+def earlier_petitions(complaint: Complaint) -> int:
+    """How many times this petitioner complained before (any subject)."""
+    return (
+        Complaint.objects.filter(same_petitioner(complaint), received_at__lt=complaint.received_at)
+        .exclude(pk=complaint.pk)
+        .count()
+    )

@@ -714,6 +714,26 @@ def complete_co_handling(*, task_id: int, result: str, actor: User | None) -> Co
     return co_task
 
 
+def mark_sensitive(
+    *, complaint_id: int, phrases: Iterable[str], actor: User | None = None, actor_label: str = ""
+) -> Complaint:
+    """Show the complaint only to people who need to see it, and record why."""
+    with transaction.atomic():
+        complaint = _lock(complaint_id, None)
+        if complaint.is_sensitive:
+            return complaint
+        complaint.is_sensitive = True
+        _touch(complaint)
+        _record(
+            complaint,
+            "complaint.marked_sensitive",
+            actor=actor,
+            actor_label=actor_label,
+            payload={"phrases": sorted(phrases)},
+        )
+    return complaint
+
+
 def add_note(*, complaint_id: int, body: str, actor: User) -> Event:
     """An internal note on the timeline; no state change."""
     if not (body or "").strip():
@@ -792,8 +812,7 @@ def send_reply(
 ) -> Complaint:
     """in_progress → replied with the current draft (approved first if urgent)."""
     with transaction.atomic():
-        complaint = Complaint.objects.select_for_update().filter(pk=complaint_id).first()
-        draft = _current_draft(complaint) if complaint else None
+        draft = _current_draft(_lock(complaint_id, expected_version))
         complaint = _transition(
             complaint_id,
             "reply",

@@ -13,7 +13,7 @@ import hashlib
 from datetime import timedelta
 from typing import Any
 
-from django.urls import reverse
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 
 from complaints.models import Complaint, ContactPreference, Petitioner
 from intake import idempotency
+from intake.links import private_link
 from intake.models import ChannelClient
 from intake.services import submit
 from intake.submission import Submission, Upload
@@ -132,15 +133,10 @@ def _uploads(request: Request, data: dict[str, Any]) -> tuple[Upload, ...]:
     return tuple(uploads)
 
 
-def _fingerprint(request: Request, data: dict[str, Any], uploads: tuple[Upload, ...]) -> str:
+def _fingerprint(data: dict[str, Any], uploads: tuple[Upload, ...]) -> str:
     files = [(u.name, hashlib.sha256(u.data).hexdigest()) for u in uploads]
     without_bytes = {**data, "attachments": files}
     return idempotency.fingerprint(without_bytes)
-
-
-def tracking_url(request: Request, complaint: Complaint, secret: str) -> str:
-    path = reverse("intake:track_private", args=[complaint.tracking_code, secret])
-    return request.build_absolute_uri(path)
 
 
 class IntakeView(APIView):
@@ -168,7 +164,7 @@ class IntakeView(APIView):
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         uploads = _uploads(request, data)
-        claim = idempotency.begin(client, key, _fingerprint(request, data, uploads))
+        claim = idempotency.begin(client, key, _fingerprint(data, uploads))
         if claim.replay is not None:
             response = Response(claim.replay.response_body, status=claim.replay.response_status)
             response["Idempotent-Replayed"] = "true"
@@ -208,8 +204,6 @@ class IntakeView(APIView):
         uploads: tuple[Upload, ...],
         record: Any,
     ) -> Response:
-        from django.db import transaction
-
         petitioner = data.get("petitioner") or {}
         submission = Submission(
             channel=client.channel,
@@ -243,7 +237,7 @@ class IntakeView(APIView):
                     "id": complaint.pk,
                     "tracking_code": complaint.tracking_code,
                     "status": complaint.status,
-                    "tracking_url": tracking_url(request, complaint, receipt.secret)
+                    "tracking_url": private_link(request, complaint.tracking_code, receipt.secret)
                     if receipt.secret
                     else "",
                     "missing": list(receipt.missing),

@@ -13,7 +13,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from complaints import permissions
@@ -21,6 +20,7 @@ from complaints.errors import GuardFailed
 from complaints.models import Complaint
 from intake import services
 from intake.forms import RegisterForm
+from intake.links import private_link
 
 SESSION_REGISTERED = "just_registered"
 
@@ -78,9 +78,7 @@ def registered(request: HttpRequest) -> HttpResponse:
         return redirect("console:register")
     complaint = Complaint.objects.get(pk=details["id"])
     link = (
-        request.build_absolute_uri(
-            reverse("intake:track_private", args=[complaint.tracking_code, details["secret"]])
-        )
+        private_link(request, complaint.tracking_code, details["secret"])
         if details["secret"]
         else ""
     )

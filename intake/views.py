@@ -22,6 +22,7 @@ from complaints.errors import GuardFailed
 from complaints.models import Complaint
 from intake import ratelimit, services
 from intake.forms import SubmitForm, SupplementForm, TrackForm
+from intake.links import private_link
 from intake.submission import Upload
 
 SESSION_TRACKED = "tracked_complaints"
@@ -60,9 +61,7 @@ def submitted(request: HttpRequest) -> HttpResponse:
     details = request.session.pop(SESSION_SUBMITTED, None)
     if not details:
         return redirect("intake:track")
-    link = request.build_absolute_uri(
-        reverse("intake:track_private", args=[details["code"], details["secret"]])
-    )
+    link = private_link(request, details["code"], details["secret"])
     return render(
         request,
         "intake/submitted.html",

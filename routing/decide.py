@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
-from routing import keywords
+from routing import keywords, model_store
 
 PRIORITY_ORDER = {"normal": 0, "urgent": 1, "critical": 2}
 
@@ -89,9 +89,7 @@ def decide(text: str) -> Decision:
     sensitive = any(hit.sensitive for hit in hits)
     matched = [hit.as_dict() for hit in hits]
 
-    from routing.model_store import active_model  # the model store imports Django models
-
-    model = active_model()
+    model = model_store.active_model()
     if model is None:
         if not rule_weights:
             return Decision(None, priority, 0.0, sensitive, matched)

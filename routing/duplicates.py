@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from complaints.models import Complaint
+from complaints.selectors import same_person, same_petitioner
 from routing.models import DuplicateCandidate
 
 _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
@@ -54,29 +55,6 @@ def _text(complaint: Complaint) -> str:
     return f"{complaint.title}\n{complaint.content}"
 
 
-def same_petitioner(complaint: Complaint) -> Q:
-    """Complaints from the same person: the same record, or a shared phone, e-mail or ID."""
-    petitioner = complaint.petitioner
-    if petitioner is None:
-        return Q(pk__in=[])
-    same = Q(petitioner_id=petitioner.pk)
-    for field in ("phone", "email", "id_number"):
-        value = getattr(petitioner, field)
-        if value:
-            same |= Q(**{f"petitioner__{field}": value})
-    return same
-
-
-def _same_person(a: Complaint, b: Complaint) -> bool:
-    one, two = a.petitioner, b.petitioner
-    if one is None or two is None:
-        return False
-    return one.pk == two.pk or any(
-        getattr(one, field) and getattr(one, field) == getattr(two, field)
-        for field in ("phone", "email", "id_number")
-    )
-
-
 def find(complaint: Complaint) -> list[Match]:
     """Probable duplicates of ``complaint`` among earlier complaints, most similar first."""
     window = timedelta(days=getattr(settings, "DUPLICATE_WINDOW_DAYS", 30))
@@ -102,7 +80,7 @@ def find(complaint: Complaint) -> list[Match]:
         reasons = tuple(
             reason
             for reason, holds in (
-                ("same_petitioner", _same_person(complaint, other)),
+                ("same_petitioner", same_person(complaint.petitioner, other.petitioner)),
                 (
                     "same_place",
                     bool(complaint.location.strip()) and other.location == complaint.location,
@@ -132,12 +110,3 @@ def record(complaint: Complaint) -> list[DuplicateCandidate]:
             candidate = DuplicateCandidate.objects.get(complaint=complaint, original=match.original)
         stored.append(candidate)
     return stored
-
-
-def earlier_petitions(complaint: Complaint) -> int:
-    """How many times this petitioner complained before (any subject)."""
-    return (
-        Complaint.objects.filter(same_petitioner(complaint), received_at__lt=complaint.received_at)
-        .exclude(pk=complaint.pk)
-        .count()
-    )

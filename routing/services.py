@@ -8,6 +8,7 @@ complaint routed once (it has a suggestion) is left alone unless asked to redo i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import Case, Count, IntegerField, Q, Sum, Value, When
@@ -93,15 +94,11 @@ def _record(complaint: Complaint, decision: Decision) -> Suggestion:
             },
             model_version=decision.model_version,
         )
-        if decision.sensitive and not complaint.is_sensitive:
-            Complaint.objects.filter(pk=complaint.pk).update(is_sensitive=True)
-            complaint_services.record_event(
+        if decision.sensitive:
+            complaint_services.mark_sensitive(
                 complaint_id=complaint.pk,
-                kind="complaint.marked_sensitive",
+                phrases={hit["phrase"] for hit in decision.matched if hit["sensitive"]},
                 actor_label=ACTOR_LABEL,
-                payload={
-                    "phrases": sorted({h["phrase"] for h in decision.matched if h["sensitive"]})
-                },
             )
     return suggestion
 
@@ -195,10 +192,6 @@ def assign_by_rules(complaint: Complaint) -> Routed:
 
 def stranded(older_than_seconds: int = 300) -> list[int]:
     """Complaints still in ``received`` with no suggestion: their routing task was lost."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     return list(
         Complaint.objects.filter(

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from complaints.models import Complaint
+from complaints.selectors import earlier_petitions
 from intake import services as intake
 from intake.submission import Submission
 from routing import duplicates, services
@@ -66,8 +67,8 @@ def test_earlier_petitions_are_counted_by_person() -> None:
     submit(LAMP)
     submit("社保转移手续办理太慢。", phone="+8613812345678")
     latest = submit("又来反映路灯。")
-    assert duplicates.earlier_petitions(latest) == 2
-    assert duplicates.earlier_petitions(submit("别人", phone="13900000000")) == 0
+    assert earlier_petitions(latest) == 2
+    assert earlier_petitions(submit("别人", phone="13900000000")) == 0
 
 
 class TestDispatcherDecides:

@@ -24,7 +24,8 @@ from accounts.models import User
 from accounts.roles import Role, create_missing_role_groups
 from complaints import services
 from complaints.models import Complaint
-from routing.models import Category, Department, KeywordRule, RoutingRule
+from routing.models import Category, ClassifierModel, Department, KeywordRule, RoutingRule
+from routing.tasks import retrain_classifier
 
 DEMO_PASSWORD = "sutong-demo"
 
@@ -328,9 +329,6 @@ class Command(BaseCommand):
         Training takes about a minute, so it runs in the background; until the model is
         ready, routing decides with the keyword rules alone.
         """
-        from routing.models import ClassifierModel
-        from routing.tasks import retrain_classifier
-
         active = ClassifierModel.objects.filter(is_active=True).first()
         if active is not None:
             return f"v{active.version}"
