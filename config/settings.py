@@ -183,6 +183,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = (
         "data_folder_out": str(BROKER_DIR / "queue"),
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # Kombu looks for new files once a second by default, which limits the embedded
+        # default to about one task a second; a directory listing every 0.1 s costs nothing.
+        "polling_interval": 0.1,
     }
 )
 if not REDIS_URL:

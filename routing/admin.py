@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.translation import gettext_lazy as _
 
+from complaints.models import Complaint
 from routing import services
 from routing.decide import decide
 from routing.models import (
@@ -75,8 +76,16 @@ class KeywordRuleAdmin(admin.ModelAdmin):
             "title": _("Try the classification"),
             "form": form,
             "decision": decision,
+            # People read names, not codes.
+            "category_label": _label_of_category(decision.category) if decision else "",
+            "priority_label": Complaint.Priority(decision.priority).label if decision else "",
         }
         return TemplateResponse(request, "admin/routing/try.html", context)
+
+
+def _label_of_category(code: str | None) -> str:
+    category = Category.objects.filter(code=code).first() if code else None
+    return str(category) if category else "-"
 
 
 class TryForm(forms.Form):
@@ -113,8 +122,8 @@ class SuggestionAdmin(admin.ModelAdmin):
     list_display = (
         "complaint",
         "category",
-        "priority",
-        "confidence",
+        "priority_label",
+        "confidence_percent",
         "sensitive",
         "applied",
         "created_at",
@@ -122,6 +131,14 @@ class SuggestionAdmin(admin.ModelAdmin):
     list_filter = ("applied", "priority", "sensitive")
     list_select_related = ("complaint", "category")
     readonly_fields = [f.name for f in Suggestion._meta.fields]
+
+    @admin.display(description=_("priority"), ordering="priority")
+    def priority_label(self, obj: Suggestion) -> str:
+        return str(Complaint.Priority(obj.priority).label)
+
+    @admin.display(description=_("confidence"), ordering="confidence")
+    def confidence_percent(self, obj: Suggestion) -> str:
+        return f"{obj.confidence:.0%}"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
