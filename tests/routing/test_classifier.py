@@ -243,6 +243,24 @@ def test_thresholds_reach_recall_with_fewest_false_alarms() -> None:
     assert lenient.urgent not in set((proba[:, 1] + proba[:, 2]).round(9))
 
 
+def test_the_critical_threshold_separates_critical_and_is_not_spent_on_urgent_ones() -> None:
+    rows = [
+        ([0.75, 0.25, 0.0], NORMAL),
+        ([0.6, 0.35, 0.05], NORMAL),
+        ([0.7, 0.1, 0.2], URGENT),  # caught cheapest by grading it critical: wrong
+        ([0.2, 0.1, 0.7], CRITICAL),
+        ([0.1, 0.1, 0.8], CRITICAL),
+    ]
+    proba = np.array([r[0] for r in rows])
+    t = classifier.choose_thresholds(proba, [r[1] for r in rows], recall_target=1.0)
+
+    decided = [classifier.decide_priority(p[1], p[2], t) for p in proba]
+
+    # A false critical grade alerts the on-call leaders: a normal complaint raised to
+    # urgent costs less.
+    assert decided == [NORMAL, URGENT, URGENT, CRITICAL, CRITICAL]
+
+
 def test_thresholds_without_urgent_examples_never_raise() -> None:
     proba = np.array([[1.0, 0.0, 0.0], [0.9, 0.1, 0.0]])
     t = classifier.choose_thresholds(proba, [NORMAL, NORMAL])
