@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +22,10 @@ class User(AbstractUser):
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     # Away (leave, training): automatic assignment skips them.
     is_away = models.BooleanField(_("away"), default=False)
+    # The language of what Sutong sends them (notifications); blank: the site's language.
+    language = models.CharField(
+        _("language"), max_length=10, choices=settings.LANGUAGES, blank=True
+    )
 
     class Meta(AbstractUser.Meta):
         verbose_name = _("staff user")  # type: ignore[assignment]
@@ -28,6 +33,10 @@ class User(AbstractUser):
 
     def has_role(self, role: Role) -> bool:
         return self.groups.filter(name=role.value).exists()
+
+    @property
+    def preferred_language(self) -> str:
+        return self.language or settings.LANGUAGE_CODE
 
     @property
     def roles(self) -> list[Role]:

@@ -31,6 +31,7 @@ _HANDLING = [
     "add_note_complaint",
     "view_complaint",
     "view_personal_data",
+    "request_extension_complaint",
 ]
 _INTAKE = [
     "register_complaint",
@@ -63,13 +64,27 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "assign_complaint",
         "approve_reply_complaint",
         "manage_department",
+        "decide_extension_complaint",
     ],
     Role.SUPERVISOR: sorted(
-        {*_DISPATCH, *_HANDLING, "approve_reply_complaint", "manage_department"}
+        {
+            *_DISPATCH,
+            *_HANDLING,
+            "approve_reply_complaint",
+            "manage_department",
+            "decide_extension_complaint",
+        }
     ),
     Role.AUDITOR: ["view_complaint", "access_all_departments", "view_audit_log"],
     Role.ADMINISTRATOR: sorted(
-        {*_DISPATCH, *_HANDLING, "approve_reply_complaint", "manage_department", "view_audit_log"}
+        {
+            *_DISPATCH,
+            *_HANDLING,
+            "approve_reply_complaint",
+            "manage_department",
+            "view_audit_log",
+            "decide_extension_complaint",
+        }
     ),
 }
 

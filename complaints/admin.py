@@ -72,8 +72,17 @@ class ComplaintAdmin(FSMAdminMixin, admin.ModelAdmin):
         "assignee",
         "channel",
         "received_at",
+        "supervision",
     )
-    list_filter = ("status", "priority", "channel", "kind", "category", "department")
+    list_filter = (
+        "status",
+        "priority",
+        "supervision",
+        "channel",
+        "kind",
+        "category",
+        "department",
+    )
     list_select_related = ("category", "department", "assignee")
     search_fields = ("tracking_code", "title", "external_ref")
     date_hierarchy = "received_at"
@@ -98,6 +107,8 @@ class ComplaintAdmin(FSMAdminMixin, admin.ModelAdmin):
         "received_at",
         "replied_at",
         "closed_at",
+        "overdue_since",
+        "supervision",
         "version",
     )
     fields = readonly_fields

@@ -66,6 +66,14 @@ OPEN_STATES = ("received", "needs_info", "classified", "assigned", "in_progress"
 FINISHED_STATES = ("closed", "rejected", "merged", "withdrawn")
 
 
+class Supervision(models.TextChoices):
+    """督办: a complaint whose limit passed is supervised; red once escalated further."""
+
+    NONE = "", _("not supervised")
+    YELLOW = "yellow", _("supervised (yellow)")
+    RED = "red", _("supervised (red)")
+
+
 class Complaint(FSMModelMixin, models.Model):
     """One complaint (or suggestion, inquiry, …) from any channel, and where it stands."""
 
@@ -197,6 +205,14 @@ class Complaint(FSMModelMixin, models.Model):
     # it saw gets a Conflict instead of overwriting someone else's change.
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
 
+    # Set by the SLA engine: since when a limit of this complaint has passed, and whether
+    # it is supervised (督办) after an escalation: yellow at the first level, red above.
+    # System flags, so they do not bump ``version``.
+    overdue_since = models.DateTimeField(_("overdue since"), null=True, blank=True, editable=False)
+    supervision = models.CharField(
+        _("supervision"), max_length=10, choices=Supervision, blank=True, editable=False
+    )
+
     class Meta:
         verbose_name = _("complaint")
         verbose_name_plural = _("complaints")
@@ -235,6 +251,8 @@ class Complaint(FSMModelMixin, models.Model):
             ("manage_department", _("Can manage all complaints of own department")),
             ("view_personal_data", _("Can see petitioners' personal data unmasked")),
             ("view_audit_log", _("Can read the audit log")),
+            ("request_extension_complaint", _("Can ask for more time (extension)")),
+            ("decide_extension_complaint", _("Can approve or refuse extensions")),
         ]
 
     def __str__(self) -> str:
@@ -641,6 +659,14 @@ EVENT_LABELS = {
     "attachment.added": _("Attachment added"),
     "reply.drafted": _("Reply drafted"),
     "reply.approved": _("Reply approved"),
+    "complaint.plan_recorded": _("Handling plan"),
+    "complaint.petitioner_contacted": _("Petitioner contacted"),
+    "sla.warned": _("Time limit warning"),
+    "sla.escalated": _("Escalated: time limit passed"),
+    "sla.emergency_alerted": _("On-call leaders alerted"),
+    "sla.extension_requested": _("More time asked for"),
+    "sla.extension_approved": _("Extension approved"),
+    "sla.extension_refused": _("Extension refused"),
 }
 
 

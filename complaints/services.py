@@ -28,7 +28,7 @@ from accounts.models import User
 from complaints import permissions, tracking
 from complaints.errors import Conflict, GuardFailed, InvalidTransition, NotFound, PermissionDenied
 from complaints.models import Attachment, CoHandlingTask, Complaint, Event, Petitioner, Reply
-from complaints.signals import complaint_changed
+from complaints.signals import complaint_changed, event_recorded
 
 # The event each transition writes; the dotted names are part of the audit log's format.
 EVENT_KIND = {
@@ -109,6 +109,10 @@ def _verb_label(verb: str) -> str:
         "add_note": _("Add note"),
         "register": _("Register complaint"),
         "request_co_handling": _("Request co-handling"),
+        "record_plan": _("Record handling plan"),
+        "record_contact": _("Record contact with petitioner"),
+        "request_extension": _("Ask for more time"),
+        "decide_extension": _("Decide on extension"),
     }
     return labels.get(verb) or action_label(verb)
 
@@ -132,6 +136,7 @@ def _record(
         to_state=to_state,
         payload=payload or {},
     )
+    event_recorded.send(sender=Complaint, complaint=complaint, event=event)
     transaction.on_commit(
         lambda: complaint_changed.send(
             sender=Complaint, complaint_id=complaint.pk, event_id=event.pk, kind=kind
@@ -732,6 +737,39 @@ def mark_sensitive(
             payload={"phrases": sorted(phrases)},
         )
     return complaint
+
+
+def record_plan(*, complaint_id: int, plan: str, actor: User | None) -> Event:
+    """The handler writes down how the matter will be handled (办理方案); replies follow."""
+    if not (plan or "").strip():
+        raise GuardFailed(_("Write the handling plan."))
+    with transaction.atomic():
+        complaint = _lock(complaint_id, None)
+        _refuse_outside(
+            complaint, actor, "record_plan", Complaint.Status.IN_PROGRESS, Complaint.Status.ASSIGNED
+        )
+        _require(actor, complaint, "draft_reply")
+        _touch(complaint)
+        return _record(
+            complaint, "complaint.plan_recorded", actor=actor, payload={"plan": plan.strip()}
+        )
+
+
+def record_contact(*, complaint_id: int, note: str, actor: User | None) -> Event:
+    """Staff reached the petitioner about missing details (phone, visit) within the limit."""
+    if not (note or "").strip():
+        raise GuardFailed(_("Say how the petitioner was contacted and what was agreed."))
+    with transaction.atomic():
+        complaint = _lock(complaint_id, None)
+        _refuse_outside(complaint, actor, "record_contact", Complaint.Status.NEEDS_INFO)
+        _require(actor, complaint, "request_info")
+        _touch(complaint)
+        return _record(
+            complaint,
+            "complaint.petitioner_contacted",
+            actor=actor,
+            payload={"note": note.strip()},
+        )
 
 
 def add_note(*, complaint_id: int, body: str, actor: User) -> Event:

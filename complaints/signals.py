@@ -1,10 +1,14 @@
-"""Signals other apps listen to, sent only after the change has committed.
+"""Signals other apps listen to instead of importing services (dependencies point one way).
 
-``complaint_changed(complaint_id, event_id, kind)`` — after every Event a service writes.
-Routing (deadlines), notifications and webhooks connect here instead of importing
-services, which keeps the dependency arrows pointing one way.
+``complaint_changed(complaint_id, event_id, kind)`` — after every Event a service writes,
+once the change has committed: routing, notifications and webhooks act on it.
+
+``event_recorded(complaint, event)`` — inside the transaction that writes the event, so
+a listener's rows (the SLA engine's deadlines) commit or roll back with the change; an
+exception in a listener fails the whole service call.
 """
 
 from django.dispatch import Signal
 
 complaint_changed = Signal()
+event_recorded = Signal()

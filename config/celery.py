@@ -35,10 +35,27 @@ def _install_beat_schedule(sender: Celery, **kwargs: object) -> None:
         "schedule": float(settings.ROUTING_SWEEP_INTERVAL),
         "options": {"expires": float(settings.ROUTING_SWEEP_INTERVAL)},
     }
+    schedule["deliver-notifications"] = {
+        "task": "notifications.tasks.deliver_due",
+        "schedule": float(settings.NOTIFY_SWEEP_INTERVAL),
+        # Sends what the after-commit kick missed (broker down, worker crashed).
+        "options": {"expires": float(settings.NOTIFY_SWEEP_INTERVAL)},
+    }
     schedule["retrain-classifier"] = {
         "task": "routing.tasks.retrain_classifier",
         "schedule": crontab(hour=3, minute=30),  # nightly, in TIME_ZONE
         # A missed night is made up by the next one; never let runs pile up.
+        "options": {"expires": 6 * 60 * 60},
+    }
+    schedule["sla-sweep"] = {
+        "task": "sla.tasks.sweep",
+        "schedule": float(settings.SLA_SWEEP_INTERVAL),
+        # Overlapping sweeps are safe, but a backlog of them is waste.
+        "options": {"expires": float(settings.SLA_SWEEP_INTERVAL)},
+    }
+    schedule["sla-check-calendars"] = {
+        "task": "sla.tasks.check_calendars",
+        "schedule": crontab(hour=2, minute=10),
         "options": {"expires": 6 * 60 * 60},
     }
     if settings.INTAKE_IMAP_HOST:

@@ -100,6 +100,8 @@ INSTALLED_APPS = [
     "intake",
     "reporting",
     "ops",
+    "notifications",
+    "sla",
 ]
 
 MIDDLEWARE = [
@@ -133,6 +135,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "notifications.context.unread",
             ],
         },
     },
@@ -257,6 +260,19 @@ DUPLICATE_SIMILARITY = float(env("DUPLICATE_SIMILARITY", "0.4"))
 # Seconds between sweeps for complaints whose routing task was lost.
 ROUTING_SWEEP_INTERVAL = env_int("ROUTING_SWEEP_INTERVAL", 300)
 
+# --- Time limits (SLA) -----------------------------------------------------------------
+
+# How often beat sweeps for due warnings and escalations (DESIGN: every 30–60 s).
+SLA_SWEEP_INTERVAL = env_int("SLA_SWEEP_INTERVAL", 30)
+# Deadlines one sweep transaction claims at a time.
+SLA_SWEEP_BATCH = env_int("SLA_SWEEP_BATCH", 1000)
+# Channels of each kind of message (email, sms, in_app); emergencies go out on all three.
+SLA_WARNING_CHANNELS = env_list("SLA_WARNING_CHANNELS", "in_app,email")
+SLA_ESCALATION_CHANNELS = env_list("SLA_ESCALATION_CHANNELS", "in_app,email")
+SLA_EMERGENCY_CHANNELS = env_list("SLA_EMERGENCY_CHANNELS", "in_app,email,sms")
+# /healthz fails this many days before a year the business calendar does not know.
+SLA_CALENDAR_HORIZON_DAYS = env_int("SLA_CALENDAR_HORIZON_DAYS", 45)
+
 # --- Language and time ------------------------------------------------------------------
 
 LANGUAGE_CODE = env("LANGUAGE_CODE", "zh-hans")
@@ -338,3 +354,25 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- Notifications ----------------------------------------------------------------------
+# The outbox (notifications app): messages to staff and petitioners by e-mail, SMS and in
+# the console. A delivery task is queued after each commit that stores one; beat also runs
+# it every NOTIFY_SWEEP_INTERVAL seconds, so a broker outage delays messages, never loses
+# them. A failed attempt is retried after NOTIFY_RETRY_DELAY seconds, four times longer
+# each time (at most an hour), until NOTIFY_MAX_ATTEMPTS; then the row is "failed" in the
+# back-office, where it can be retried.
+NOTIFY_SWEEP_INTERVAL = env_int("NOTIFY_SWEEP_INTERVAL", 15)
+NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 6)
+NOTIFY_RETRY_DELAY = env_int("NOTIFY_RETRY_DELAY", 30)
+# Text messages: a gateway over HTTP when its URL is set (POST {"to", "text"} as JSON,
+# with the token as a bearer token), else one JSON line per message in SMS_FILE_PATH.
+SMS_GATEWAY_URL = env("SMS_GATEWAY_URL")
+SMS_GATEWAY_TOKEN = env("SMS_GATEWAY_TOKEN")
+SMS_BACKEND = env(
+    "SMS_BACKEND",
+    "notifications.sms.HttpGatewayBackend" if SMS_GATEWAY_URL else "notifications.sms.FileBackend",
+)
+SMS_FILE_PATH = Path(env("SMS_FILE_PATH") or VAR_DIR / "sms" / "outbox.jsonl")
+# Where people reach this site: links in e-mail and SMS are made absolute with it.
+SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")

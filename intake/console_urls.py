@@ -2,6 +2,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from intake import console
+from notifications import views as notifications
+from sla import views as sla
 
 app_name = "console"
 
@@ -11,4 +13,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("register/", console.register, name="register"),
     path("register/done/", console.registered, name="registered"),
+    path("deadlines/", sla.deadlines, name="deadlines"),
+    path("notifications/", notifications.notification_list, name="notifications"),
+    path("notifications/<int:pk>/read/", notifications.read, name="notification_read"),
+    path("notifications/read-all/", notifications.read_all, name="notifications_read_all"),
 ]

@@ -1,4 +1,5 @@
-"""What /healthz reports: can we reach the database and broker, are worker and beat alive."""
+"""What /healthz reports: can we reach the database and broker, are worker and beat alive,
+and can the business calendars count every running deadline."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class HealthReport:
     database: dict[str, Any]
     broker: dict[str, Any]
     heartbeats: dict[str, dict[str, Any]]
+    calendars: dict[str, Any]
 
     @property
     def reachable(self) -> bool:
@@ -23,7 +25,7 @@ class HealthReport:
 
     @property
     def fresh(self) -> bool:
-        return all(beat["fresh"] for beat in self.heartbeats.values())
+        return all(beat["fresh"] for beat in self.heartbeats.values()) and self.calendars["ok"]
 
     def as_dict(self) -> dict[str, Any]:
         status = "ok" if self.reachable and self.fresh else "degraded" if self.reachable else "down"
@@ -32,6 +34,7 @@ class HealthReport:
             "database": self.database,
             "broker": self.broker,
             **self.heartbeats,
+            "calendars": self.calendars,
         }
 
 
@@ -77,10 +80,22 @@ def check_heartbeats(now: datetime | None = None) -> dict[str, dict[str, Any]]:
     return report
 
 
+def check_calendars() -> dict[str, Any]:
+    """Deadlines counted without a year's holidays fail it; a year soon unknown warns."""
+    from sla.calendars import calendar_problems
+
+    try:
+        problems = calendar_problems()
+    except DatabaseError:
+        return {"ok": False, "error": "DatabaseError"}
+    return {"ok": not problems.failing, "problems": problems.failing, "warnings": problems.coming}
+
+
 def health_report() -> HealthReport:
     database = check_database()
     return HealthReport(
         database=database,
         broker=check_broker(),
         heartbeats=check_heartbeats(),
+        calendars=check_calendars() if database["ok"] else {"ok": False},
     )

@@ -1,0 +1,331 @@
+"""The periodic sweep: warn before limits pass, escalate when they have — exactly once.
+
+One indexed query finds the open deadlines whose ``next_check_at`` has come
+(``deadline_sweep``, a partial index over open deadlines with something pending), in
+batches. For each batch, in one transaction:
+
+1. the rows are claimed — ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two
+   sweeps never take the same rows, and on every database a guarded ``UPDATE`` that only
+   succeeds if the deadline is still at the level this sweep read (SQLite has no row
+   locks; there the guard alone decides, and a loser simply skips the row);
+2. each warning and escalation level is written to ``SlaAction``, whose unique constraint
+   would refuse a second one even if the guard were bypassed;
+3. the timeline events, the complaints' overdue and supervision marks, and the outbox
+   notifications are written in the same transaction.
+
+A sweep killed half-way leaves nothing half-done: its open transaction rolls back and the
+next sweep does the batch again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from complaints.models import CoHandlingTask, Complaint, Event, Supervision
+from notifications.services import notify
+from sla import messages
+from sla.deadlines import next_escalation_at
+from sla.models import Deadline, SlaAction
+from sla.policies import chain_of
+from sla.recipients import Directory
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepResult:
+    deadlines: int = 0
+    warnings: int = 0
+    escalations: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    levels: Counter[int] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "deadlines": self.deadlines,
+            "warnings": self.warnings,
+            "escalations": self.escalations,
+            "skipped": self.skipped,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def sweep(now: datetime | None = None, *, batch_size: int = 1000, limit: int = 0) -> SweepResult:
+    """Handle every deadline due at ``now``; ``limit`` caps the deadlines (0: no cap)."""
+    started = time.perf_counter()
+    now = now or timezone.now()
+    result = SweepResult()
+    directory: Directory | None = None
+    while True:
+        before = result.deadlines
+        with transaction.atomic():
+            rows = _claim(now, batch_size)
+            if not rows:
+                break
+            directory = directory or Directory()
+            _handle(rows, now, directory, result)
+        if len(rows) < batch_size or (limit and result.deadlines >= limit):
+            break
+        if result.deadlines == before:
+            break  # a whole batch was busy or taken by others: the next sweep retries
+    result.seconds = time.perf_counter() - started
+    if result.warnings or result.escalations:
+        logger.info("SLA sweep: %s", result.as_dict())
+    return result
+
+
+def _claim(now: datetime, batch_size: int) -> list[Deadline]:
+    due = (
+        Deadline.objects.filter(state=Deadline.State.OPEN, next_check_at__lte=now)
+        .order_by("next_check_at")
+        .select_related("policy_version", "calendar")
+    )
+    if connection.features.has_select_for_update_skip_locked:
+        due = due.select_for_update(skip_locked=True, of=("self",))
+    return list(due[:batch_size])
+
+
+@dataclass
+class _Step:
+    deadline: Deadline
+    kind: str
+    level: int
+    recipients: list[Any]
+
+
+def _handle(rows: list[Deadline], now: datetime, directory: Directory, result: SweepResult) -> None:
+    # Lock the complaints too, skipping the ones a service is changing right now: a
+    # service locks the complaint first and its deadlines second, the sweep the other way
+    # round, so waiting here could deadlock. A busy complaint's deadlines wait for the
+    # next sweep.
+    complaints_query = Complaint.objects.filter(pk__in={d.complaint_id for d in rows}).only(
+        "pk",
+        "tracking_code",
+        "title",
+        "department_id",
+        "assignee_id",
+        "supervision",
+        "overdue_since",
+    )
+    if connection.features.has_select_for_update_skip_locked:
+        complaints_query = complaints_query.select_for_update(skip_locked=True, of=("self",))
+    complaints = {c.pk: c for c in complaints_query}
+    busy = [d for d in rows if d.complaint_id not in complaints]
+    result.skipped += len(busy)
+    rows = [d for d in rows if d.complaint_id in complaints]
+    task_ids = {d.co_handling_task_id for d in rows if d.co_handling_task_id}
+    task_departments = dict(
+        CoHandlingTask.objects.filter(pk__in=task_ids).values_list("pk", "department_id")
+    )
+    steps: list[_Step] = []
+    breached: list[int] = []
+    for deadline in rows:
+        complaint = complaints[deadline.complaint_id]
+        department_id = task_departments.get(deadline.co_handling_task_id or 0) or (
+            complaint.department_id
+        )
+        assignee_id = None if deadline.co_handling_task_id else complaint.assignee_id
+        found = _due_steps(deadline, now, directory, department_id, assignee_id)
+        if not _advance(deadline, now, found):
+            result.skipped += 1
+            continue
+        result.deadlines += 1
+        steps.extend(found)
+        if deadline.due_at <= now:
+            breached.append(deadline.complaint_id)
+    if not steps and not breached:
+        return
+    SlaAction.objects.bulk_create(
+        [
+            SlaAction(
+                deadline=s.deadline,
+                kind=s.kind,
+                level=s.level,
+                round=s.deadline.round,
+                recipients=[u.pk for u in s.recipients],
+                created_at=now,
+            )
+            for s in steps
+        ]
+    )
+    Event.objects.bulk_create([_event(s, now) for s in steps])
+    _mark_complaints(steps, breached, now)
+    for s in steps:
+        complaint = complaints[s.deadline.complaint_id]
+        _notify(s, complaint)
+        if s.kind == SlaAction.Kind.WARNING:
+            result.warnings += 1
+        else:
+            result.escalations += 1
+            result.levels[s.level] += 1
+
+
+def _due_steps(
+    deadline: Deadline,
+    now: datetime,
+    directory: Directory,
+    department_id: int | None,
+    assignee_id: int | None,
+) -> list[_Step]:
+    """The warning and escalation levels of ``deadline`` that have come, in order."""
+    found: list[_Step] = []
+    if (
+        deadline.warned_at is None
+        and deadline.warn_at is not None
+        and deadline.warn_at <= now < deadline.due_at
+    ):
+        people = directory.warned(
+            deadline.stage, department_id=department_id, assignee_id=assignee_id
+        )
+        found.append(_Step(deadline, SlaAction.Kind.WARNING, 0, people))
+    if deadline.due_at > now:
+        return found
+    chain = chain_of(deadline.policy_version, deadline.stage) if deadline.policy_version else []
+    level = deadline.escalation_level
+    probe = Deadline(
+        pk=deadline.pk,
+        stage=deadline.stage,
+        policy_version=deadline.policy_version,
+        calendar=deadline.calendar,
+        basis=deadline.basis,
+        due_at=deadline.due_at,
+        escalation_level=level,
+    )
+    while True:
+        at = next_escalation_at(probe)
+        if at is None or at > now:
+            break
+        level += 1
+        probe.escalation_level = level
+        recipients = chain[level - 1].recipients if chain else "head"
+        people = directory.resolve(recipients, department_id=department_id, assignee_id=assignee_id)
+        found.append(_Step(deadline, SlaAction.Kind.ESCALATION, level, people))
+    return found
+
+
+def _advance(deadline: Deadline, now: datetime, steps: list[_Step]) -> bool:
+    """Move the deadline past ``steps`` — only if nobody else moved it first."""
+    before = {
+        "escalation_level": deadline.escalation_level,
+        "round": deadline.round,
+        "warned_at__isnull": deadline.warned_at is None,
+    }
+    levels = [s.level for s in steps if s.kind == SlaAction.Kind.ESCALATION]
+    if any(s.kind == SlaAction.Kind.WARNING for s in steps):
+        deadline.warned_at = now
+    if levels:
+        deadline.escalation_level = max(levels)
+    if deadline.due_at <= now and deadline.breached_at is None:
+        deadline.breached_at = deadline.due_at
+    _reschedule(deadline)
+    changed = Deadline.objects.filter(pk=deadline.pk, state=Deadline.State.OPEN, **before).update(
+        warned_at=deadline.warned_at,
+        escalation_level=deadline.escalation_level,
+        breached_at=deadline.breached_at,
+        next_check_at=deadline.next_check_at,
+    )
+    return changed == 1
+
+
+def _reschedule(deadline: Deadline) -> None:
+    if (
+        deadline.warned_at is None
+        and deadline.warn_at is not None
+        and (deadline.breached_at is None)
+    ):
+        deadline.next_check_at = deadline.warn_at
+    else:
+        deadline.next_check_at = next_escalation_at(deadline)
+
+
+def _event(step: _Step, now: datetime) -> Event:
+    deadline = step.deadline
+    payload: dict[str, Any] = {
+        "stage": deadline.stage,
+        "due_at": deadline.due_at.isoformat(),
+        "notified": [u.get_username() for u in step.recipients],
+    }
+    if step.kind == SlaAction.Kind.ESCALATION:
+        payload["level"] = step.level
+    return Event(
+        complaint_id=deadline.complaint_id,
+        kind="sla.warned" if step.kind == SlaAction.Kind.WARNING else "sla.escalated",
+        actor_label="system",
+        payload=payload,
+        created_at=now,
+    )
+
+
+def _mark_complaints(steps: list[_Step], breached: list[int], now: datetime) -> None:
+    """Overdue since the first limit passed; supervised yellow, then red from level 2."""
+    if breached:
+        Complaint.objects.filter(pk__in=set(breached), overdue_since__isnull=True).update(
+            overdue_since=now
+        )
+    escalated: dict[int, int] = {}
+    for s in steps:
+        if s.level:
+            escalated[s.deadline.complaint_id] = max(
+                escalated.get(s.deadline.complaint_id, 0), s.level
+            )
+    red = {pk for pk, level in escalated.items() if level >= 2}
+    yellow = set(escalated) - red
+    if red:
+        Complaint.objects.filter(pk__in=red).exclude(supervision=Supervision.RED).update(
+            supervision=Supervision.RED
+        )
+    if yellow:
+        Complaint.objects.filter(pk__in=yellow, supervision=Supervision.NONE).update(
+            supervision=Supervision.YELLOW
+        )
+
+
+def _notify(step: _Step, complaint: Complaint) -> None:
+    deadline = step.deadline
+    if step.kind == SlaAction.Kind.WARNING:
+        channels = settings.SLA_WARNING_CHANNELS
+
+        def compose(_recipient: Any) -> tuple[str, str]:
+            return messages.warning(
+                complaint.tracking_code, complaint.title, deadline.stage, deadline.due_at
+            )
+    else:
+        channels = settings.SLA_ESCALATION_CHANNELS
+
+        def compose(_recipient: Any) -> tuple[str, str]:
+            return messages.escalation(
+                complaint.tracking_code,
+                complaint.title,
+                deadline.stage,
+                deadline.due_at,
+                step.level,
+            )
+
+    notify(
+        step.recipients,
+        kind=f"sla.{step.kind}",
+        compose=compose,
+        key=f"sla.{step.kind}:{deadline.pk}:{deadline.round}:{step.level}",
+        channels=channels,
+        complaint_id=complaint.pk,
+        url=messages.staff_url(complaint.pk),
+    )
+
+
+def nothing_due(now: datetime | None = None) -> bool:
+    """Whether a sweep at ``now`` would find nothing (one indexed query)."""
+    now = now or timezone.now()
+    return not Deadline.objects.filter(
+        Q(state=Deadline.State.OPEN) & Q(next_check_at__lte=now)
+    ).exists()
