@@ -33,6 +33,9 @@ test: install ## Lint, check migrations and types, run the whole test suite
 	$(BIN)/mypy .
 	$(BIN)/pytest
 
+bench: install ## Benchmarks: classifier speed; SLA sweep over 1,000,000 complaints (PostgreSQL)
+	$(BIN)/python -m bench
+
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 

@@ -12,6 +12,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -39,6 +40,19 @@ class Recipient:
     language: str = ""
 
 
+@dataclass(frozen=True)
+class Notice:
+    """One occasion to tell people something: who, what kind, how it reads, where."""
+
+    recipients: Sequence[User | Recipient]
+    kind: str
+    compose: Callable[[User | Recipient], tuple[str, str]]
+    key: str
+    channels: Sequence[str]
+    complaint_id: int | None = None
+    url: str = ""
+
+
 def notify(
     recipients: Iterable[User | Recipient],
     *,
@@ -61,20 +75,43 @@ def notify(
     and SMS rows wait as ``pending``, and a delivery task is queued after commit. If the
     broker is down then, the periodic ``deliver_due`` sends them later.
     """
+    notice = Notice(list(recipients), kind, compose, key, channels, complaint_id, url)
+    return notify_many([notice])
+
+
+def notify_many(notices: Iterable[Notice]) -> int:
+    """``notify`` for many occasions at once: one bulk insert, one delivery task.
+
+    The SLA sweep escalates thousands of deadlines in one transaction; one INSERT per
+    batch of rows and one task after commit keep that fast.
+    """
     now = timezone.now()
     rows: list[Notification] = []
-    for recipient in recipients:
+    for notice in notices:
+        rows.extend(_rows(notice, now))
+    if not rows:
+        return 0
+    stored = _insert_new(rows)
+    if stored and any(row.channel != Channel.IN_APP for row in rows):
+        transaction.on_commit(kick)
+    return stored
+
+
+def _rows(notice: Notice, now: datetime) -> list[Notification]:
+    rows: list[Notification] = []
+    subject_limit = Notification._meta.get_field("subject").max_length or 300
+    for recipient in notice.recipients:
         targets = [
             (channel, address)
-            for channel in channels
+            for channel in notice.channels
             if (address := _address(recipient, channel)) is not None
         ]
         if not targets:
             continue
         language = _language(recipient)
         with translation.override(language):
-            subject, body = compose(recipient)
-        subject = _fit(str(subject), Notification._meta.get_field("subject").max_length or 300)
+            subject, body = notice.compose(recipient)
+        subject = _fit(str(subject), subject_limit)
         for channel, address in targets:
             delivered = channel == Channel.IN_APP
             rows.append(
@@ -83,24 +120,19 @@ def notify(
                     user=recipient if isinstance(recipient, User) else None,
                     address=address,
                     language=language,
-                    kind=kind,
+                    kind=notice.kind,
                     subject=subject,
                     body=str(body),
-                    url=url,
-                    complaint_id=complaint_id,
-                    dedupe_key=_dedupe_key(key, recipient, channel, address),
+                    url=notice.url,
+                    complaint_id=notice.complaint_id,
+                    dedupe_key=_dedupe_key(notice.key, recipient, channel, address),
                     status=Status.SENT if delivered else Status.PENDING,
                     next_attempt_at=None if delivered else now,
                     sent_at=now if delivered else None,
                     created_at=now,
                 )
             )
-    if not rows:
-        return 0
-    stored = _insert_new(rows)
-    if stored and any(row.channel != Channel.IN_APP for row in rows):
-        transaction.on_commit(kick)
-    return stored
+    return rows
 
 
 def kick() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,13 @@ from sla.models import Stage
 
 
 def staff_url(complaint_id: int) -> str:
-    return reverse("admin:complaints_complaint_change", args=[complaint_id])
+    return _staff_url_pattern().format(complaint_id)
+
+
+@functools.cache
+def _staff_url_pattern() -> str:
+    # reverse() once: the sweep builds thousands of these links in one batch.
+    return reverse("admin:complaints_complaint_change", args=[0]).replace("/0/", "/{}/")
 
 
 def _when(moment: datetime) -> str:

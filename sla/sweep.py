@@ -32,10 +32,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from complaints.models import CoHandlingTask, Complaint, Event, Supervision
-from notifications.services import notify
+from notifications.services import Notice, notify_many
 from sla import messages
 from sla.deadlines import next_escalation_at
-from sla.models import Deadline, SlaAction
+from sla.models import Deadline, PolicyVersion, SlaAction
 from sla.policies import chain_of
 from sla.recipients import Directory
 
@@ -89,7 +89,7 @@ def _claim(now: datetime, batch_size: int) -> list[Deadline]:
     due = (
         Deadline.objects.filter(state=Deadline.State.OPEN, next_check_at__lte=now)
         .order_by("next_check_at")
-        .select_related("policy_version", "calendar")
+        .select_related("calendar")
     )
     if connection.features.has_select_for_update_skip_locked:
         due = due.select_for_update(skip_locked=True, of=("self",))
@@ -124,12 +124,20 @@ def _handle(rows: list[Deadline], now: datetime, directory: Directory, result: S
     busy = [d for d in rows if d.complaint_id not in complaints]
     result.skipped += len(busy)
     rows = [d for d in rows if d.complaint_id in complaints]
+    # One instance per policy version, with its chain prefetched: thousands of deadlines
+    # share a handful of versions.
+    versions = PolicyVersion.objects.filter(
+        pk__in={d.policy_version_id for d in rows if d.policy_version_id}
+    ).prefetch_related("escalation_steps")
+    shared = {v.pk: v for v in versions}
+    for deadline in rows:
+        if deadline.policy_version_id:
+            deadline.policy_version = shared[deadline.policy_version_id]
     task_ids = {d.co_handling_task_id for d in rows if d.co_handling_task_id}
     task_departments = dict(
         CoHandlingTask.objects.filter(pk__in=task_ids).values_list("pk", "department_id")
     )
-    steps: list[_Step] = []
-    breached: list[int] = []
+    moves: list[tuple[Deadline, dict[str, Any], list[_Step]]] = []
     for deadline in rows:
         complaint = complaints[deadline.complaint_id]
         department_id = task_departments.get(deadline.co_handling_task_id or 0) or (
@@ -137,7 +145,12 @@ def _handle(rows: list[Deadline], now: datetime, directory: Directory, result: S
         )
         assignee_id = None if deadline.co_handling_task_id else complaint.assignee_id
         found = _due_steps(deadline, now, directory, department_id, assignee_id)
-        if not _advance(deadline, now, found):
+        moves.append((deadline, _move(deadline, now, found), found))
+    stored = _store([(deadline, guard) for deadline, guard, _ in moves])
+    steps: list[_Step] = []
+    breached: list[int] = []
+    for deadline, _guard, found in moves:
+        if deadline.pk not in stored:
             result.skipped += 1
             continue
         result.deadlines += 1
@@ -161,9 +174,8 @@ def _handle(rows: list[Deadline], now: datetime, directory: Directory, result: S
     )
     Event.objects.bulk_create([_event(s, now) for s in steps])
     _mark_complaints(steps, breached, now)
+    notify_many(_notice(s, complaints[s.deadline.complaint_id]) for s in steps)
     for s in steps:
-        complaint = complaints[s.deadline.complaint_id]
-        _notify(s, complaint)
         if s.kind == SlaAction.Kind.WARNING:
             result.warnings += 1
         else:
@@ -215,11 +227,16 @@ def _due_steps(
 
 
 def _advance(deadline: Deadline, now: datetime, steps: list[_Step]) -> bool:
-    """Move the deadline past ``steps`` — only if nobody else moved it first."""
-    before = {
+    """Move one deadline past ``steps`` — only if nobody else moved it first."""
+    return _store([(deadline, _move(deadline, now, steps))]) == {deadline.pk}
+
+
+def _move(deadline: Deadline, now: datetime, steps: list[_Step]) -> dict[str, Any]:
+    """Advance ``deadline`` in memory past ``steps``; the state it was read in (the guard)."""
+    guard = {
         "escalation_level": deadline.escalation_level,
         "round": deadline.round,
-        "warned_at__isnull": deadline.warned_at is None,
+        "unwarned": deadline.warned_at is None,
     }
     levels = [s.level for s in steps if s.kind == SlaAction.Kind.ESCALATION]
     if any(s.kind == SlaAction.Kind.WARNING for s in steps):
@@ -229,13 +246,61 @@ def _advance(deadline: Deadline, now: datetime, steps: list[_Step]) -> bool:
     if deadline.due_at <= now and deadline.breached_at is None:
         deadline.breached_at = deadline.due_at
     _reschedule(deadline)
-    changed = Deadline.objects.filter(pk=deadline.pk, state=Deadline.State.OPEN, **before).update(
-        warned_at=deadline.warned_at,
-        escalation_level=deadline.escalation_level,
-        breached_at=deadline.breached_at,
-        next_check_at=deadline.next_check_at,
+    return guard
+
+
+_STORED = ("warned_at", "escalation_level", "breached_at", "next_check_at")
+
+
+def _store(moves: list[tuple[Deadline, dict[str, Any]]]) -> set[int]:
+    """Write the advanced deadlines whose row is still as read; the ids written.
+
+    One guarded UPDATE joined to a VALUES list on PostgreSQL (the rows are locked by the
+    claim anyway); one guarded UPDATE per row elsewhere.
+    """
+    if not moves:
+        return set()
+    if connection.vendor != "postgresql":
+        written = set()
+        for deadline, guard in moves:
+            changed = Deadline.objects.filter(
+                pk=deadline.pk,
+                state=Deadline.State.OPEN,
+                escalation_level=guard["escalation_level"],
+                round=guard["round"],
+                warned_at__isnull=guard["unwarned"],
+            ).update(**{name: getattr(deadline, name) for name in _STORED})
+            if changed:
+                written.add(deadline.pk)
+        return written
+    row = (
+        "(%s::bigint, %s::timestamptz, %s::int, %s::timestamptz, %s::timestamptz, "
+        "%s::int, %s::int, %s::bool)"
     )
-    return changed == 1
+    params: list[Any] = []
+    for deadline, guard in moves:
+        params += [
+            deadline.pk,
+            deadline.warned_at,
+            deadline.escalation_level,
+            deadline.breached_at,
+            deadline.next_check_at,
+            guard["escalation_level"],
+            guard["round"],
+            guard["unwarned"],
+        ]
+    table = Deadline._meta.db_table
+    sql = (
+        f"UPDATE {table} AS d SET warned_at = v.warned_at, escalation_level = v.level, "  # noqa: S608
+        "breached_at = v.breached_at, next_check_at = v.next_check_at "
+        f"FROM (VALUES {', '.join([row] * len(moves))}) "
+        "AS v(id, warned_at, level, breached_at, next_check_at, old_level, old_round, unwarned) "
+        "WHERE d.id = v.id AND d.state = 'open' AND d.escalation_level = v.old_level "
+        "AND d.round = v.old_round AND (d.warned_at IS NULL) = v.unwarned RETURNING d.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {pk for (pk,) in cursor.fetchall()}
 
 
 def _reschedule(deadline: Deadline) -> None:
@@ -291,7 +356,7 @@ def _mark_complaints(steps: list[_Step], breached: list[int], now: datetime) -> 
         )
 
 
-def _notify(step: _Step, complaint: Complaint) -> None:
+def _notice(step: _Step, complaint: Complaint) -> Notice:
     deadline = step.deadline
     if step.kind == SlaAction.Kind.WARNING:
         channels = settings.SLA_WARNING_CHANNELS
@@ -312,8 +377,8 @@ def _notify(step: _Step, complaint: Complaint) -> None:
                 step.level,
             )
 
-    notify(
-        step.recipients,
+    return Notice(
+        recipients=step.recipients,
         kind=f"sla.{step.kind}",
         compose=compose,
         key=f"sla.{step.kind}:{deadline.pk}:{deadline.round}:{step.level}",

@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): speed and scale targets, measured, never asserted in tests."""
