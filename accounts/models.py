@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import Role
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 class User(AbstractUser):
@@ -33,6 +37,13 @@ class User(AbstractUser):
 
     def has_role(self, role: Role) -> bool:
         return self.groups.filter(name=role.value).exists()
+
+    def get_full_name(self) -> str:
+        """Chinese names read family name first, without a space (张承办); others as usual."""
+        first, last = self.first_name.strip(), self.last_name.strip()
+        if _CJK.search(first + last):
+            return f"{last}{first}"
+        return super().get_full_name()
 
     @property
     def preferred_language(self) -> str:

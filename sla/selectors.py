@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -14,15 +14,15 @@ from sla.models import Deadline, ExtensionRequest
 
 
 def watched(
-    user: User, *, now: datetime | None = None, within: timedelta = timedelta(hours=24)
+    user: User, *, now: datetime | None = None, within: timedelta = timedelta(hours=2)
 ) -> QuerySet[Deadline]:
-    """Running deadlines of complaints ``user`` may see, overdue or due within ``within``."""
+    """Running deadlines of complaints ``user`` may see that need attention: passed, past
+    their warning point, or due within ``within``."""
     now = now or timezone.now()
     visible = permissions.visible_to(Complaint.objects.all(), user).values("pk")
     return (
-        Deadline.objects.filter(
-            state=Deadline.State.OPEN, complaint__in=visible, due_at__lte=now + within
-        )
+        Deadline.objects.filter(state=Deadline.State.OPEN, complaint__in=visible)
+        .filter(Q(due_at__lte=now + within) | Q(warn_at__lte=now))
         .select_related("complaint", "complaint__department", "complaint__assignee")
         .order_by("due_at", "id")
     )

@@ -81,3 +81,26 @@ def test_the_board_needs_a_login(client: Client) -> None:
     response = client.get("/console/deadlines/")
     assert response.status_code == 302
     assert "/console/login/" in response["Location"]
+
+
+def test_limits_far_from_their_warning_point_are_not_listed(
+    facilities: Category,
+    dispatcher: User,
+    urban: Department,
+    handler: User,
+    head: User,
+    client: Client,
+) -> None:
+    complaint = services.submit_complaint(
+        title="长椅损坏", content="公园长椅坏了", channel="web"
+    ).complaint
+    services.classify(
+        complaint_id=complaint.pk, category=facilities, priority="normal", actor=dispatcher
+    )
+    services.assign(complaint_id=complaint.pk, department=urban, assignee=handler, actor=dispatcher)
+    client.force_login(head)
+
+    html = client.get("/console/deadlines/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    # Accept within 24 h, plan within 24 h, cycle in 5 working days: none needs attention.
+    assert complaint.tracking_code not in html

@@ -26,6 +26,8 @@ from complaints import services
 from complaints.models import Complaint
 from routing.models import Category, ClassifierModel, Department, KeywordRule, RoutingRule
 from routing.tasks import retrain_classifier
+from sla import services as sla_services
+from sla.models import Deadline, Stage
 
 DEMO_PASSWORD = "sutong-demo"
 
@@ -337,13 +339,14 @@ class Command(BaseCommand):
 
     def _users(self, departments: dict[str, Department]) -> dict[str, User]:
         result = {}
-        for username, role, department, family, given in USERS:
+        for number, (username, role, department, family, given) in enumerate(USERS, start=1):
             user, created = User.objects.get_or_create(
                 username=username,
                 defaults={
                     "last_name": family,
                     "first_name": given,
                     "email": f"{username}@sutong.example",
+                    "phone": f"1380000{number:04d}",
                     "department": departments.get(department or ""),
                     "is_staff": role == Role.ADMINISTRATOR,
                     "is_superuser": role == Role.ADMINISTRATOR,
@@ -354,6 +357,9 @@ class Command(BaseCommand):
                 user.save()
                 user.groups.add(Group.objects.get(name=role.value))
             result[username] = user
+        # On-call leaders, alerted at once about critical complaints.
+        departments["urban_management"].on_call.add(result["head"])
+        departments["petition_office"].on_call.add(result["supervisor"])
         return result
 
     def _complaints(
@@ -401,7 +407,29 @@ class Command(BaseCommand):
                 complaint, target, category, department, handler, priority, users, first_open
             )
             created += 1
+        if created:
+            self._extension_request(users)
         return created
+
+    def _extension_request(self, users: dict[str, User]) -> None:
+        """A handler waits for a test report and asks the head for more time."""
+        deadline = (
+            Deadline.objects.filter(
+                stage=Stage.CYCLE,
+                state=Deadline.State.OPEN,
+                complaint__status=Complaint.Status.IN_PROGRESS,
+                complaint__assignee=users["handler"],
+            )
+            .order_by("due_at")
+            .first()
+        )
+        if deadline is not None:
+            sla_services.request_extension(
+                deadline_id=deadline.pk,
+                until=max(deadline.due_at, timezone.now()) + timedelta(days=5),
+                reason="需要等待第三方检测报告，预计五个工作日后出具。",
+                actor=users["handler"],
+            )
 
     def _walk(
         self,
@@ -445,6 +473,10 @@ class Command(BaseCommand):
         if target == "assigned":
             return
         services.accept(complaint_id=pk, actor=handler)
+        if target != "in_progress" or pk % 2:
+            services.record_plan(
+                complaint_id=pk, plan="当日现场核查，三个工作日内整改并回复。", actor=handler
+            )
         if target == "in_progress":
             return
         services.draft_reply(
