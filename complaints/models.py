@@ -661,6 +661,7 @@ EVENT_LABELS = {
     "reply.approved": _("Reply approved"),
     "complaint.plan_recorded": _("Handling plan"),
     "complaint.petitioner_contacted": _("Petitioner contacted"),
+    "routing.critical_suggested": _("Looks critical: waiting for a dispatcher"),
     "sla.warned": _("Time limit warning"),
     "sla.escalated": _("Escalated: time limit passed"),
     "sla.emergency_alerted": _("On-call leaders alerted"),

@@ -59,6 +59,15 @@ def route_complaint(complaint_id: int, *, force: bool = False) -> Routed:
     probable = duplicates.record(complaint)
     if not decision.sure or probable:
         # A probable repeat waits for a dispatcher: merging is possible only before assignment.
+        if decision.priority == Complaint.Priority.CRITICAL:
+            # An emergency cannot wait for the dispatcher: the SLA engine alerts the
+            # on-call leaders now and shortens the time left to classify it.
+            complaint_services.record_event(
+                complaint_id=complaint.pk,
+                kind="routing.critical_suggested",
+                actor_label=ACTOR_LABEL,
+                payload={"category": decision.category, "confidence": decision.confidence},
+            )
         return Routed(complaint, suggestion, duplicates=tuple(probable))
     category = Category.objects.filter(code=decision.category, is_active=True).first()
     if category is None:

@@ -22,6 +22,8 @@ replied                      accept, plan, reply, cycle                 follow_u
 closed                       follow_up                                  —
 reopened                     follow_up                                  accept, cycle
 rejected/merged/withdrawn    everything (cancelled)                     —
+routing.critical_suggested   — (on-call leaders alerted at once, and     —
+                             classify counted on critical limits)
 cohandling.requested         —                                          co_handling (task's)
 cohandling.completed         co_handling (that task's)                  —
 ==========================  =========================================  =====================
@@ -29,6 +31,7 @@ cohandling.completed         co_handling (that task's)                  —
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -37,6 +40,7 @@ from typing import Any
 from django.utils import timezone
 
 from complaints.models import CoHandlingTask, Complaint, Event
+from routing.models import Category
 from sla import calendar as workcal
 from sla import emergency
 from sla.models import Basis, Deadline, Stage, to_seconds
@@ -94,6 +98,11 @@ def on_event(sender: Any, complaint: Complaint, event: Event, **kwargs: Any) -> 
         open_stages(complaint, [Stage.ACCEPT, Stage.CYCLE], at)
     elif kind in ("rejected", "merged", "withdrawn", "archived"):
         close(complaint, list(Stage), at, cancel=True)
+    elif event.kind == "routing.critical_suggested":
+        category = Category.objects.filter(code=payload.get("category") or "").first()
+        emergency.alert(complaint, category.default_department_id if category else None)
+        # Classify it on the critical (shortest) limits, counted from its receipt.
+        recount(complaint, Stage.CLASSIFY, priority=Complaint.Priority.CRITICAL)
     elif event.kind == "cohandling.requested":
         task = CoHandlingTask.objects.get(pk=payload["task_id"])
         open_co_handling(complaint, task, at)
@@ -295,11 +304,19 @@ def resume(complaint: Complaint, at: datetime) -> None:
         deadline.save()
 
 
-def recount(complaint: Complaint, stage: str) -> None:
-    """Count ``stage``'s running limit again: the grade or category changed its policy."""
+def recount(complaint: Complaint, stage: str, *, priority: str | None = None) -> None:
+    """Count ``stage``'s running limit again: the grade or category changed its policy.
+
+    ``priority`` counts it as if the complaint had that priority (routing suspects it is
+    critical before a dispatcher has graded it).
+    """
+    graded = complaint
+    if priority is not None:
+        graded = copy.copy(complaint)
+        graded.priority = priority
     for deadline in _running(complaint, [stage]):
         try:
-            limit = limit_for(complaint, stage, deadline.started_at)
+            limit = limit_for(graded, stage, deadline.started_at)
         except NoPolicy:
             continue
         if limit is None:

@@ -23,6 +23,15 @@ def alert_if_critical(complaint: Complaint) -> list[User]:
     department_id = complaint.department_id
     if department_id is None and complaint.category is not None:
         department_id = complaint.category.default_department_id
+    return alert(complaint, department_id)
+
+
+def alert(complaint: Complaint, department_id: int | None) -> list[User]:
+    """Alert the on-call leaders of ``department_id`` (else the supervisors) not yet alerted.
+
+    Also for a complaint routing only suspects to be critical while it waits for a
+    dispatcher: an emergency does not wait for the classification.
+    """
     directory = Directory()
     leaders = directory.on_call_for(department_id) or directory.resolve(
         Recipients.SUPERVISOR, department_id=None, assignee_id=None

@@ -243,3 +243,26 @@ def test_extension_requests_are_checked(
             sla_services.request_extension(
                 deadline_id=cycle.pk, until=at(2026, 3, 21), reason="再来一次", actor=handler
             )
+
+
+def test_a_complaint_routing_suspects_critical_alerts_before_any_dispatcher_looks(
+    monkeypatch: pytest.MonkeyPatch, facilities: Category, urban: Department, on_call: User
+) -> None:
+    from routing import services as routing_services
+    from routing.decide import Decision
+
+    held = Decision(category="facilities", priority="critical", confidence=0.4, sensitive=False)
+    monkeypatch.setattr(routing_services, "decide", lambda text: held)
+    complaint = submit_at(at(2026, 3, 7, 23, 0))  # Saturday night
+    classify = Deadline.objects.get(complaint=complaint, stage=Stage.CLASSIFY)
+    assert classify.due_at == at(2026, 3, 9, 10, 0)  # ordinary: first working hour Monday
+
+    with time_machine.travel(at(2026, 3, 7, 23, 1), tick=False):
+        routing_services.route_complaint(complaint.pk)
+
+    complaint.refresh_from_db()
+    assert complaint.status == Complaint.Status.RECEIVED  # still for the dispatcher
+    assert list(EmergencyAlert.objects.values_list("user", flat=True)) == [on_call.pk]
+    assert Notification.objects.filter(kind="sla.emergency", user=on_call, channel="sms").exists()
+    classify.refresh_from_db()
+    assert classify.due_at == at(2026, 3, 8, 0, 0)  # one calendar hour after receipt
