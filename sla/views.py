@@ -1,29 +1,115 @@
-"""The console's deadline board: what is late, what is due soon, what waits for a decision."""
+"""The console's deadline board, and extensions (延期申请): ask for more time, decide."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
 
-from sla import selectors
+from accounts.models import User
+from complaints import permissions
+from complaints.errors import DomainError
+from complaints.models import Complaint
+from sla import selectors, services
+from sla.forms import DecisionForm, ExtensionForm
+from sla.models import Deadline, ExtensionRequest
 
 
 @login_required(login_url="console:login")
 def deadlines(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user: User = request.user  # type: ignore[assignment]
     now = timezone.now()
-    page = Paginator(selectors.watched(user, now=now), 50).get_page(  # type: ignore[arg-type]
-        request.GET.get("page")
-    )
+    page = Paginator(selectors.watched(user, now=now), 50).get_page(request.GET.get("page"))
+    can_ask = user.has_perm(permissions.action_permission("request_extension"))
     return render(
         request,
         "sla/deadlines.html",
         {
             "page": page,
             "now": now,
-            "extensions": selectors.extensions_to_decide(user),  # type: ignore[arg-type]
+            "extensions": selectors.extensions_to_decide(user),
+            "can_ask": can_ask,
+            "extendable": set(services.EXTENDABLE),
         },
     )
+
+
+def _visible(user: User, complaint_id: int) -> Complaint:
+    complaint = permissions.visible_to(Complaint.objects.filter(pk=complaint_id), user).first()
+    if complaint is None:
+        raise Http404
+    return complaint
+
+
+@login_required(login_url="console:login")
+@require_http_methods(["GET", "POST"])
+def request_extension(request: HttpRequest, pk: int) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    deadline = Deadline.objects.filter(pk=pk).select_related("complaint").first()
+    if deadline is None:
+        raise Http404
+    complaint = _visible(user, deadline.complaint_id)
+    if not permissions.can_act(user, complaint, "request_extension"):
+        raise PermissionDenied
+    form = ExtensionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.request_extension(
+                deadline_id=deadline.pk,
+                until=form.cleaned_data["until"],
+                reason=form.cleaned_data["reason"],
+                actor=user,
+            )
+        except DomainError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(
+                request,
+                _("Your request for more time on %(code)s went to the department head.")
+                % {"code": complaint.tracking_code},
+            )
+            return redirect("console:deadlines")
+    return render(request, "sla/extension_request.html", {"form": form, "deadline": deadline})
+
+
+@login_required(login_url="console:login")
+@require_http_methods(["GET", "POST"])
+def decide_extension(request: HttpRequest, pk: int) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    extension = (
+        ExtensionRequest.objects.filter(pk=pk)
+        .select_related("deadline__complaint", "requested_by", "decided_by")
+        .first()
+    )
+    if extension is None:
+        raise Http404
+    complaint = _visible(user, extension.deadline.complaint_id)
+    if not permissions.can_act(user, complaint, "decide_extension"):
+        raise PermissionDenied
+    form = DecisionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        approve = form.cleaned_data["decision"] == "approve"
+        try:
+            services.decide_extension(
+                request_id=extension.pk, approve=approve, note=form.cleaned_data["note"], actor=user
+            )
+        except DomainError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(
+                request,
+                (
+                    _("Extension approved for %(code)s.")
+                    if approve
+                    else _("Extension refused for %(code)s.")
+                )
+                % {"code": complaint.tracking_code},
+            )
+            return redirect("console:deadlines")
+    return render(request, "sla/extension_decide.html", {"form": form, "extension": extension})
