@@ -3,6 +3,7 @@ from django.urls import path
 
 from intake import console
 from notifications import views as notifications
+from routing import console as routing
 from sla import views as sla
 
 app_name = "console"
@@ -13,6 +14,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("register/", console.register, name="register"),
     path("register/done/", console.registered, name="registered"),
+    path("inbox/", routing.inbox, name="inbox"),
+    path("inbox/<int:pk>/", routing.triage, name="triage"),
     path("deadlines/", sla.deadlines, name="deadlines"),
     path("deadlines/<int:pk>/extend/", sla.request_extension, name="request_extension"),
     path("extensions/<int:pk>/", sla.decide_extension, name="decide_extension"),
