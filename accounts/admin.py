@@ -4,7 +4,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import User
+from accounts.forms import AdminLoginForm
+from accounts.models import LoginFailure, User
+
+# The back-office login shares the console's lockout (accounts.lockout).
+admin.site.login_form = AdminLoginForm
 
 
 @admin.register(User)
@@ -23,3 +27,18 @@ class UserAdmin(BaseUserAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         return super().get_queryset(request).prefetch_related("groups")
+
+
+@admin.register(LoginFailure)
+class LoginFailureAdmin(admin.ModelAdmin):
+    """Read-only; deleting a username's rows lifts its lock before it expires."""
+
+    list_display = ("at", "username", "ip")
+    search_fields = ("username", "ip")
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: LoginFailure | None = None) -> bool:
+        return False

@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, post_save
 from django.utils.translation import gettext_lazy as _
 
 
@@ -13,3 +13,12 @@ class AccountsConfig(AppConfig):
         # After every migrate (and test database set-up): make sure each role group
         # exists. Existing groups are left as the administrator configured them.
         post_migrate.connect(create_missing_role_groups, dispatch_uid="accounts.roles")
+
+        from accounts.sessions import end_sessions_of_deactivated_user
+
+        # Deactivating a user (back-office or ORM save) deletes their stored sessions.
+        post_save.connect(
+            end_sessions_of_deactivated_user,
+            sender=self.get_model("User"),
+            dispatch_uid="accounts.sessions",
+        )

@@ -5,6 +5,7 @@ import re
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import Role
@@ -53,3 +54,29 @@ class User(AbstractUser):
     def roles(self) -> list[Role]:
         names = {group.name for group in self.groups.all()}  # uses a prefetch if present
         return [role for role in Role if role.value in names]
+
+
+class LoginFailure(models.Model):
+    """One failed login: the username as typed and the client's address.
+
+    Rows live in the database, not a per-process cache, so every web process counts the
+    same failures (``accounts.lockout``). They are pruned once older than two lockout
+    windows; successful logins delete the user's own rows.
+    """
+
+    username = models.CharField(_("username"), max_length=150)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    # Python's clock, not the database's: the lockout compares it with timezone.now().
+    at = models.DateTimeField(_("time"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("failed login")
+        verbose_name_plural = _("failed logins")
+        indexes = [
+            models.Index(fields=["username", "at"], name="loginfailure_username_at"),
+            models.Index(fields=["ip", "at"], name="loginfailure_ip_at"),
+            models.Index(fields=["at"], name="loginfailure_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} @ {self.ip} {self.at:%Y-%m-%d %H:%M:%S}"

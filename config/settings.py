@@ -376,3 +376,27 @@ SMS_BACKEND = env(
 SMS_FILE_PATH = Path(env("SMS_FILE_PATH") or VAR_DIR / "sms" / "outbox.jsonl")
 # Where people reach this site: links in e-mail and SMS are made absolute with it.
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+
+# --- Login ------------------------------------------------------------------------------
+# Argon2 hashes new passwords. The older hashers stay listed so existing PBKDF2 hashes
+# still verify, and Django rewrites each as Argon2 at that user's next successful login.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+# Every password check (console, back-office, API) goes through the lockout in
+# accounts.lockout: LOGIN_MAX_FAILURES failed logins for one username within
+# LOGIN_LOCKOUT_MINUTES lock it for that long, and LOGIN_IP_MAX_FAILURES from one client
+# address lock that address, whatever usernames it tries. Failures are counted in the
+# database, so every web process sees the same ones.
+AUTHENTICATION_BACKENDS = ["accounts.backends.LockoutBackend"]
+LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
+LOGIN_IP_MAX_FAILURES = env_int("LOGIN_IP_MAX_FAILURES", 20)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15)
+# Behind a reverse proxy every request seems to come from the proxy, and one address
+# would lock everyone out. Name the request.META key that carries the client's address:
+# HTTP_X_REAL_IP, or HTTP_X_FORWARDED_FOR (its last entry, the one your proxy appended).
+# Empty: REMOTE_ADDR.
+LOGIN_CLIENT_IP_HEADER = env("LOGIN_CLIENT_IP_HEADER")

@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from accounts.forms import LoginForm
 from intake import console
 from notifications import views as notifications
 from routing import console as routing
@@ -10,7 +11,13 @@ app_name = "console"
 
 urlpatterns = [
     path("", console.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(template_name="console/login.html"), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="console/login.html", authentication_form=LoginForm
+        ),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("register/", console.register, name="register"),
     path("register/done/", console.registered, name="registered"),
