@@ -2,6 +2,10 @@
 
 State changes go through the same services as the console and the API (never a direct
 save), so the admin cannot skip a guard, a permission or the audit trail.
+
+Personal data is masked for users without ``view_personal_data`` (``complaints.privacy``);
+an anonymous petitioner stays anonymous here for everyone: revealing happens in the
+console, with a reason, and is logged.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django_fsm.admin import FSMAdminMixin
 
-from complaints import selectors, services
+from complaints import permissions, privacy, selectors, services
 from complaints.errors import DomainError
 from complaints.models import Attachment, CoHandlingTask, Complaint, Event, Petitioner, Reply
 
@@ -117,6 +121,22 @@ class ComplaintAdmin(FSMAdminMixin, admin.ModelAdmin):
     def get_fsm_block_label(fsm_field_name: str) -> str:
         return str(_("Actions"))
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = super().get_readonly_fields(request, obj)
+        if _sees_personal_data(request) and not (obj and obj.is_anonymous):
+            return fields
+        return tuple("petitioner_masked" if f == "petitioner" else f for f in fields)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.get_readonly_fields(request, obj)
+
+    @admin.display(description=_("petitioner"))
+    def petitioner_masked(self, obj: Complaint) -> str:
+        card = privacy.petitioner_view(obj, None)  # no user: everything masked
+        if card is None:
+            return "-"
+        return " · ".join(v for v in (card.name, card.organisation, card.phone, card.email) if v)
+
     @admin.display(description=_("earlier petitions by this petitioner"))
     def earlier_petitions(self, obj: Complaint) -> int:
         return selectors.earlier_petitions(obj)
@@ -170,14 +190,70 @@ class ComplaintAdmin(FSMAdminMixin, admin.ModelAdmin):
         return True
 
 
+def _sees_personal_data(request: HttpRequest) -> bool:
+    return request.user.has_perm(permissions.perm("view_personal_data"))
+
+
 @admin.register(Petitioner)
 class PetitionerAdmin(admin.ModelAdmin):
+    """Petitioners; without ``view_personal_data`` read-only, masked, not searchable by PII."""
+
     list_display = ("__str__", "type", "phone", "email", "created_at")
     list_filter = ("type",)
     search_fields = ("name", "organisation", "phone", "email")
+    masked_fields = (
+        "__str__",
+        "type",
+        "masked_phone",
+        "masked_email",
+        "masked_id_number",
+        "masked_address",
+        "language",
+        "created_at",
+    )
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        if _sees_personal_data(request):
+            return self.list_display
+        return ("__str__", "type", "masked_phone", "masked_email", "created_at")
+
+    def get_search_fields(self, request: HttpRequest) -> Any:
+        if _sees_personal_data(request):
+            return self.search_fields
+        return ("name", "organisation")  # searching by phone would confirm a number
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if _sees_personal_data(request):
+            return super().get_fields(request, obj)
+        return self.masked_fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if _sees_personal_data(request):
+            return super().get_readonly_fields(request, obj)
+        return self.masked_fields
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Editing needs the data in the clear.
+        return _sees_personal_data(request) and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description=_("phone"))
+    def masked_phone(self, obj: Petitioner) -> str:
+        return privacy.mask_phone(obj.phone)
+
+    @admin.display(description=_("e-mail"))
+    def masked_email(self, obj: Petitioner) -> str:
+        return privacy.mask_email(obj.email)
+
+    @admin.display(description=_("ID number"))
+    def masked_id_number(self, obj: Petitioner) -> str:
+        return privacy.mask_id_number(obj.id_number)
+
+    @admin.display(description=_("address"))
+    def masked_address(self, obj: Petitioner) -> str:
+        return privacy.mask_address(obj.address)
 
 
 @admin.register(Event)

@@ -668,6 +668,7 @@ EVENT_LABELS = {
     "sla.extension_requested": _("More time asked for"),
     "sla.extension_approved": _("Extension approved"),
     "sla.extension_refused": _("Extension refused"),
+    "personal_data.viewed": _("Personal data viewed"),
 }
 
 
@@ -728,3 +729,28 @@ class Event(models.Model):
     @property
     def kind_label(self) -> str:
         return str(EVENT_LABELS.get(self.kind, self.kind))
+
+
+class SavedFilter(models.Model):
+    """A console queue view someone saved under a name: the query string of the queue page."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff user"),
+        on_delete=models.CASCADE,
+        related_name="saved_filters",
+    )
+    name = models.CharField(pgettext_lazy("saved filter", "name"), max_length=100)
+    query = models.CharField(_("query"), max_length=1000, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="savedfilter_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

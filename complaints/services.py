@@ -25,9 +25,17 @@ from django.utils.translation import gettext as _
 from django_fsm import Transition
 
 from accounts.models import User
-from complaints import permissions, tracking
+from complaints import permissions, privacy, tracking
 from complaints.errors import Conflict, GuardFailed, InvalidTransition, NotFound, PermissionDenied
-from complaints.models import Attachment, CoHandlingTask, Complaint, Event, Petitioner, Reply
+from complaints.models import (
+    OPEN_STATES,
+    Attachment,
+    CoHandlingTask,
+    Complaint,
+    Event,
+    Petitioner,
+    Reply,
+)
 from complaints.signals import complaint_changed, event_recorded
 
 # The event each transition writes; the dotted names are part of the audit log's format.
@@ -374,6 +382,39 @@ def add_attachment(
             payload={"attachment_id": attachment.pk, "name": attachment.original_name},
         )
     return attachment
+
+
+# --- Personal data ----------------------------------------------------------------------
+
+
+def reveal_personal_data(*, complaint_id: int, reason: str, actor: User) -> Event:
+    """Log that ``actor`` sees the petitioner's personal data unmasked, and why.
+
+    Needs ``view_personal_data`` within the actor's scope and a reason. Writes the
+    ``personal_data.viewed`` event (the reason and which fields, never their values);
+    the complaint itself does not change, so its version stays.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise GuardFailed(_("Say why you need to see the personal data."))
+    with transaction.atomic():
+        complaint = _lock(complaint_id, None)
+        if not permissions.can_view_personal_data(actor, complaint):
+            raise PermissionDenied(
+                _("You are not allowed to see the personal data of %(code)s.")
+                % {"code": complaint.tracking_code}
+            )
+        fields = privacy.revealed_fields(complaint)
+        if not fields:
+            raise GuardFailed(
+                _("%(code)s has no personal data to show.") % {"code": complaint.tracking_code}
+            )
+        return _record(
+            complaint,
+            "personal_data.viewed",
+            actor=actor,
+            payload={"reason": reason, "fields": fields},
+        )
 
 
 # --- Dispatch ---------------------------------------------------------------------------
@@ -756,12 +797,15 @@ def record_plan(*, complaint_id: int, plan: str, actor: User | None) -> Event:
 
 
 def record_contact(*, complaint_id: int, note: str, actor: User | None) -> Event:
-    """Staff reached the petitioner about missing details (phone, visit) within the limit."""
+    """Staff talked to the petitioner (phone, visit, message): what was said, on the record.
+
+    While details are missing (``needs_info``) it also meets the limit for chasing them.
+    """
     if not (note or "").strip():
         raise GuardFailed(_("Say how the petitioner was contacted and what was agreed."))
     with transaction.atomic():
         complaint = _lock(complaint_id, None)
-        _refuse_outside(complaint, actor, "record_contact", Complaint.Status.NEEDS_INFO)
+        _refuse_outside(complaint, actor, "record_contact", *OPEN_STATES, Complaint.Status.REPLIED)
         _require(actor, complaint, "request_info")
         _touch(complaint)
         return _record(

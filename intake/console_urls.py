@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from accounts.forms import LoginForm
 from intake import console
@@ -21,6 +21,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("register/", console.register, name="register"),
     path("register/done/", console.registered, name="registered"),
+    path("", include("complaints.console.urls")),
     path("inbox/", routing.inbox, name="inbox"),
     path("inbox/<int:pk>/", routing.triage, name="triage"),
     path("deadlines/", sla.deadlines, name="deadlines"),

@@ -23,6 +23,7 @@ from django.utils.translation import pgettext
 
 from accounts.models import User
 from complaints import services as complaint_services
+from complaints.contacts import normalize_phone
 from complaints.errors import GuardFailed
 from complaints.models import Complaint, ContactPreference, Petitioner
 from intake.files import UploadRejected, check_upload
@@ -61,38 +62,6 @@ class Receipt:
 
 
 # --- Normalising ------------------------------------------------------------------------
-
-_PHONE_JUNK = re.compile(r"[\s\-().·/]")
-
-
-def normalize_phone(raw: str) -> str:
-    """A phone number in one canonical form, or "" if none was given.
-
-    Mainland mobiles become their 11 digits (``13812345678``) whatever the prefix
-    (+86, 0086, 86); other numbers keep a leading ``+`` for international, and digits
-    only otherwise (``01088886666``). Raises ValueError for what cannot be a number.
-    """
-    text = unicodedata.normalize("NFKC", raw or "").strip()
-    if not text:
-        return ""
-    text = _PHONE_JUNK.sub("", text)
-    international = text.startswith("+") or text.startswith("00")
-    digits = text.lstrip("+")
-    if digits.startswith("00"):
-        digits = digits[2:]
-    if not digits.isdigit():
-        raise ValueError(raw)
-    if digits.startswith("86") and len(digits) == 13 and digits[2] == "1":
-        return digits[2:]
-    if international and not digits.startswith("86"):
-        if not 7 <= len(digits) <= 15:
-            raise ValueError(raw)
-        return "+" + digits
-    if digits.startswith("86") and international:
-        digits = "0" + digits[2:] if digits[2] != "1" else digits[2:]
-    if not 5 <= len(digits) <= 15:
-        raise ValueError(raw)
-    return digits
 
 
 def normalize_email(raw: str) -> str:

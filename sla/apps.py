@@ -14,6 +14,13 @@ class SlaConfig(AppConfig):
         from sla.models import CalendarDay, EnteredYear
 
         event_recorded.connect(deadlines.on_event, dispatch_uid="sla.deadlines")
+        # The complaint page names stages in their words, not as codes.
+        from complaints.console.page import DETAIL_LABELS
+        from sla.models import Stage
+
+        DETAIL_LABELS["stage"] = lambda code: (
+            str(Stage(code).label) if code in Stage.values else str(code)
+        )
         # Like the role groups: every database has a calendar and the default policies
         # (also after a test flushes it).
         post_migrate.connect(defaults.install_after_migrate, sender=self)

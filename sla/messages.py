@@ -20,7 +20,7 @@ def staff_url(complaint_id: int) -> str:
 @functools.cache
 def _staff_url_pattern() -> str:
     # reverse() once: the sweep builds thousands of these links in one batch.
-    return reverse("admin:complaints_complaint_change", args=[0]).replace("/0/", "/{}/")
+    return reverse("console:complaint", args=[0]).replace("/0/", "/{}/")
 
 
 def _when(moment: datetime) -> str:

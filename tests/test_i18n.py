@@ -29,10 +29,21 @@ def test_every_message_is_translated(locale: str) -> None:
 def test_placeholders_survive_translation(locale: str) -> None:
     import re
 
-    pattern = re.compile(r"%\(\w+\)s|\{\w+\}")
+    pattern = re.compile(r"%\(\w+\)[sd]|\{\w+\}")
     for entry in catalog(locale).translated_entries():
-        assert sorted(pattern.findall(entry.msgid)) == sorted(pattern.findall(entry.msgstr)), (
-            entry.msgid
+        if not entry.msgid_plural:
+            assert sorted(pattern.findall(entry.msgid)) == sorted(pattern.findall(entry.msgstr)), (
+                entry.msgid
+            )
+            continue
+        # Plural forms: each may drop the count ("one petition"), none may invent a
+        # placeholder, and the last (general) form keeps every placeholder of the plural.
+        source = set(pattern.findall(entry.msgid)) | set(pattern.findall(entry.msgid_plural))
+        forms = [entry.msgstr_plural[i] for i in sorted(entry.msgstr_plural)]
+        for form in forms:
+            assert set(pattern.findall(form)) <= source, entry.msgid_plural
+        assert set(pattern.findall(forms[-1])) == set(pattern.findall(entry.msgid_plural)), (
+            entry.msgid_plural
         )
 
 

@@ -1,0 +1,410 @@
+"""The complaint page: everything about one complaint, and what this user may do now.
+
+The actions are read from the state machine (the transitions possible now and permitted
+to the user) and run through the same services as everywhere else, with the version the
+user saw, so a page left open while someone else acted gets a clear conflict. Forms with
+errors come back with the page; refusals from a service come back as a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from complaints import permissions, selectors, services
+from complaints.errors import DomainError
+from complaints.models import OPEN_STATES, Attachment, CoHandlingTask, Complaint
+from complaints.privacy import petitioner_view
+from routing.models import Category, Department
+
+# Event payload fields worth showing on the timeline, in this order: free text first,
+# then facts shown as "label: value".
+_TEXTS = ("body", "plan", "note", "question", "details", "reason", "task", "result")
+_FACTS: dict[str, Any] = {
+    "category": gettext_lazy("Category"),
+    "priority": gettext_lazy("Priority"),
+    "department": gettext_lazy("Department"),
+    "assignee": gettext_lazy("Handler"),
+    "into": gettext_lazy("Merged into"),
+    "duplicate": gettext_lazy("Duplicate"),
+    "stage": gettext_lazy("Stage"),
+    "level": gettext_lazy("Level"),
+    "until": gettext_lazy("Until"),
+}
+# Other apps name how their codes read (``stage`` → "Whole cycle"): a registry, so that
+# complaints need not import them.
+DETAIL_LABELS: dict[str, Callable[[Any], str]] = {}
+
+
+# --- Side forms (not transitions) -------------------------------------------------------
+
+
+class NoteForm(forms.Form):
+    body = forms.CharField(
+        label=gettext_lazy("Internal note"),
+        help_text=gettext_lazy("Seen by staff only, including co-handling departments."),
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class ContactForm(forms.Form):
+    note = forms.CharField(
+        label=gettext_lazy("Contact with the petitioner"),
+        help_text=gettext_lazy("How you reached them (call, visit, message) and what was said."),
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class PlanForm(forms.Form):
+    plan = forms.CharField(
+        label=gettext_lazy("Handling plan"), widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+
+class DraftForm(forms.Form):
+    body = forms.CharField(
+        label=gettext_lazy("Reply to the petitioner"), widget=forms.Textarea(attrs={"rows": 6})
+    )
+
+
+class CoHandlingForm(forms.Form):
+    department = forms.ModelChoiceField(
+        label=gettext_lazy("Co-handling department"),
+        queryset=Department.objects.filter(is_active=True),
+    )
+    task = forms.CharField(
+        label=gettext_lazy("Their task"), widget=forms.Textarea(attrs={"rows": 3})
+    )
+    due_at = forms.DateTimeField(
+        label=gettext_lazy("Due"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+    )
+
+
+class CoHandledForm(forms.Form):
+    task = forms.IntegerField(widget=forms.HiddenInput)
+    result = forms.CharField(
+        label=gettext_lazy("What your department did"), widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+# What each side action needs: its form, the service call, and whether the user may.
+SIDE_FORMS: dict[str, type[forms.Form]] = {
+    "note": NoteForm,
+    "contact": ContactForm,
+    "plan": PlanForm,
+    "draft": DraftForm,
+    "cohandle": CoHandlingForm,
+    "cohandled": CoHandledForm,
+}
+
+
+def _side_actions(complaint: Complaint, user: User) -> set[str]:
+    """The side actions ``user`` may take on ``complaint`` now."""
+    allowed = set()
+    can = permissions.can_act
+    if can(user, complaint, "add_note"):
+        allowed.add("note")
+    if complaint.status in (*OPEN_STATES, Complaint.Status.REPLIED) and can(
+        user, complaint, "request_info"
+    ):
+        allowed.add("contact")
+    handling = (Complaint.Status.ASSIGNED, Complaint.Status.IN_PROGRESS)
+    if complaint.status in handling and can(user, complaint, "draft_reply"):
+        allowed.add("plan")
+    if complaint.status == Complaint.Status.IN_PROGRESS and can(user, complaint, "draft_reply"):
+        allowed.add("draft")
+    if complaint.status == Complaint.Status.IN_PROGRESS and can(user, complaint, "approve_reply"):
+        draft = complaint.replies.filter(sent_at__isnull=True).first()
+        if draft is not None and draft.approved_at is None:
+            allowed.add("approve")
+    if complaint.status in (*handling, Complaint.Status.REOPENED) and can(
+        user, complaint, "transfer"
+    ):
+        allowed.add("cohandle")
+    if _my_open_task(complaint, user) is not None:
+        allowed.add("cohandled")
+    return allowed
+
+
+def _my_open_task(complaint: Complaint, user: User) -> CoHandlingTask | None:
+    if user.department_id is None:
+        return None
+    return complaint.co_handling.filter(
+        department_id=user.department_id, status=CoHandlingTask.Status.OPEN
+    ).first()
+
+
+# --- Reading ----------------------------------------------------------------------------
+
+
+def _visible(user: User, pk: int) -> Complaint:
+    found = (
+        permissions.visible_to(Complaint.objects.filter(pk=pk), user)
+        .select_related("category", "department", "assignee", "petitioner", "merged_into")
+        .first()
+    )
+    if found is None:
+        raise Http404
+    return found
+
+
+@dataclass(frozen=True)
+class Clock:
+    """One running limit, as the page shows it: how much is left, and in what colour."""
+
+    deadline: Any
+    state: str  # "ok", "warn", "late", "paused"
+    left: timedelta
+
+    @property
+    def seconds(self) -> int:
+        return int(self.left.total_seconds())
+
+
+def clocks(complaint: Complaint, now: datetime) -> list[Clock]:
+    result = []
+    for deadline in complaint.deadlines.filter(state__in=["open", "paused"]).order_by("due_at"):
+        if deadline.state == "paused":
+            state = "paused"
+        elif deadline.due_at <= now:
+            state = "late"
+        elif deadline.warn_at is not None and deadline.warn_at <= now:
+            state = "warn"
+        else:
+            state = "ok"
+        result.append(Clock(deadline, state, deadline.due_at - now))
+    return result
+
+
+@dataclass(frozen=True)
+class Line:
+    event: Any
+    texts: list[str]
+    facts: list[tuple[str, str]]
+
+
+def timeline(complaint: Complaint) -> list[Line]:
+    events = list(complaint.events.select_related("actor").order_by("-created_at", "-id"))
+    names = _names(events)
+    lines = []
+    for event in events:
+        payload = event.payload or {}
+        texts = [str(payload[k]) for k in _TEXTS if payload.get(k) not in (None, "", [])]
+        facts = [
+            (str(label), _fact(key, payload[key], names))
+            for key, label in _FACTS.items()
+            if payload.get(key) not in (None, "", [])
+        ]
+        lines.append(Line(event, texts, facts))
+    return lines
+
+
+def _names(events: list[Any]) -> dict[tuple[str, str], str]:
+    """Readable names of the codes the events mention (categories, departments, users)."""
+    payloads = [e.payload or {} for e in events]
+    wanted = {key: {str(p[key]) for p in payloads if p.get(key)} for key in _FACTS}
+    names: dict[tuple[str, str], str] = {}
+    for category in Category.objects.filter(code__in=wanted["category"]):
+        names["category", category.code] = category.name
+    for department in Department.objects.filter(code__in=wanted["department"]):
+        names["department", department.code] = department.name
+    for user in User.objects.filter(username__in=wanted["assignee"]):
+        names["assignee", user.username] = user.get_full_name() or user.username
+    return names
+
+
+def _fact(key: str, value: Any, names: dict[tuple[str, str], str]) -> str:
+    if key == "priority":
+        return str(dict(Complaint.Priority.choices).get(value, value))
+    if key in DETAIL_LABELS:
+        return DETAIL_LABELS[key](value)
+    if key == "until":
+        moment = parse_datetime(str(value))
+        if moment is not None:
+            return date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return names.get((key, str(value)), str(value))
+
+
+def _transition_forms(
+    complaint: Complaint, user: User, bound: dict[str, forms.Form]
+) -> list[tuple[str, str, forms.Form | None]]:
+    result = []
+    for transition in services.allowed_actions(complaint, user):
+        name = transition.name
+        path = transition.custom.get("form")
+        form = bound.get(name) or (import_string(path)(prefix=name) if path else None)
+        result.append((name, str(transition.custom.get("label", name)), form))
+    return result
+
+
+def _context(
+    request: HttpRequest, complaint: Complaint, bound: dict[str, forms.Form] | None = None
+) -> dict[str, Any]:
+    user: User = request.user  # type: ignore[assignment]
+    bound = bound or {}
+    now = timezone.now()
+    side = _side_actions(complaint, user)
+    draft = complaint.replies.filter(sent_at__isnull=True).first()
+    side_forms = {
+        name: bound.get(name)
+        or form_class(
+            prefix=name,
+            initial={"body": draft.body} if name == "draft" and draft else None,
+        )
+        for name, form_class in SIDE_FORMS.items()
+        if name in side
+    }
+    task = _my_open_task(complaint, user)
+    if "cohandled" in side_forms and task is not None:
+        side_forms["cohandled"].initial = {"task": task.pk}
+    return {
+        "complaint": complaint,
+        "petitioner": petitioner_view(complaint, user),
+        "attachments": complaint.attachments.order_by("created_at"),
+        "clocks": clocks(complaint, now),
+        "earlier": selectors.earlier_petitions(complaint),
+        "repeats": complaint.duplicate_candidates.filter(status="pending").select_related(
+            "original"
+        ),
+        "timeline": timeline(complaint),
+        "actions": _transition_forms(complaint, user, bound),
+        "side": side_forms,
+        "can_approve": "approve" in side,
+        "draft": draft,
+        "replies": complaint.replies.filter(sent_at__isnull=False).order_by("sent_at"),
+        "co_tasks": complaint.co_handling.select_related("department").order_by("due_at"),
+        "my_task": task,
+        "now": now,
+    }
+
+
+@never_cache
+@login_required(login_url="console:login")
+def complaint(request: HttpRequest, pk: int) -> HttpResponse:
+    found = _visible(request.user, pk)  # type: ignore[arg-type]
+    return render(request, "complaints/page.html", _context(request, found))
+
+
+# --- Acting -----------------------------------------------------------------------------
+
+
+@login_required(login_url="console:login")
+@require_POST
+def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    found = _visible(user, pk)
+    version = request.POST.get("version", "")
+    expected = int(version) if version.isdigit() else None
+    try:
+        if action in services.SERVICE_FOR_ACTION:
+            done, form = _transition(found, user, action, request.POST, expected)
+        elif action in SIDE_FORMS or action == "approve":
+            done, form = _side(found, user, action, request.POST, expected)
+        else:
+            raise Http404
+    except DomainError as error:
+        messages.error(request, str(error))
+        return redirect("console:complaint", pk=found.pk)
+    if form is not None:  # invalid: the page again, with the form and its errors
+        context = _context(request, found, {action: form})
+        return render(request, "complaints/page.html", context, status=400)
+    messages.success(request, done)
+    if not permissions.visible_to(Complaint.objects.filter(pk=found.pk), user).exists():
+        return redirect("console:home")  # transferred out of this user's reach
+    return redirect("console:complaint", pk=found.pk)
+
+
+def _transition(
+    complaint: Complaint, user: User, action: str, data: Any, expected: int | None
+) -> tuple[str, forms.Form | None]:
+    transition = services.transition_of(action)
+    path = transition.custom.get("form")
+    arguments: dict[str, Any] = {}
+    if path:
+        form = import_string(path)(data, prefix=action)
+        if not form.is_valid():
+            return "", form
+        arguments = {k: v for k, v in form.cleaned_data.items() if v not in ("", None)}
+    services.SERVICE_FOR_ACTION[action](
+        complaint_id=complaint.pk, actor=user, expected_version=expected, **arguments
+    )
+    return _("%(action)s: done.") % {"action": services.action_label(action)}, None
+
+
+def _side(
+    complaint: Complaint, user: User, action: str, data: Any, expected: int | None
+) -> tuple[str, forms.Form | None]:
+    if action == "approve":
+        services.approve_reply(complaint_id=complaint.pk, actor=user, expected_version=expected)
+        return _("Reply approved."), None
+    form = SIDE_FORMS[action](data, prefix=action)
+    if not form.is_valid():
+        return "", form
+    value = form.cleaned_data
+    if action == "note":
+        services.add_note(complaint_id=complaint.pk, body=value["body"], actor=user)
+        return _("Note added."), None
+    if action == "contact":
+        services.record_contact(complaint_id=complaint.pk, note=value["note"], actor=user)
+        return _("Contact recorded."), None
+    if action == "plan":
+        services.record_plan(complaint_id=complaint.pk, plan=value["plan"], actor=user)
+        return _("Handling plan recorded."), None
+    if action == "draft":
+        services.draft_reply(
+            complaint_id=complaint.pk, body=value["body"], actor=user, expected_version=expected
+        )
+        return _("Reply saved as a draft."), None
+    if action == "cohandle":
+        services.request_co_handling(
+            complaint_id=complaint.pk,
+            department=value["department"],
+            task=value["task"],
+            due_at=value["due_at"],
+            actor=user,
+        )
+        return _("Co-handling requested."), None
+    task = complaint.co_handling.filter(pk=value["task"]).first()
+    if task is None:
+        raise Http404
+    services.complete_co_handling(task_id=task.pk, result=value["result"], actor=user)
+    return _("Your department's part is recorded as done."), None
+
+
+# --- Attachments ------------------------------------------------------------------------
+
+
+@login_required(login_url="console:login")
+def attachment(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """A file of a complaint the user may see, always as a download (never rendered)."""
+    found = Attachment.objects.filter(pk=pk).first()
+    if found is None:
+        raise Http404
+    _visible(request.user, found.complaint_id)  # type: ignore[arg-type]
+    response = FileResponse(found.file.open("rb"), as_attachment=True, filename=found.original_name)
+    response["Content-Type"] = found.content_type or "application/octet-stream"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,212 @@
+"""The complaint page: what it shows, what it lets each role do, and what it refuses."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import User
+from complaints import services
+from complaints.models import Complaint
+from routing.models import Category, Department
+from sla.models import Deadline, Stage
+
+pytestmark = pytest.mark.django_db
+EN = {"Accept-Language": "en"}
+
+
+@pytest.fixture
+def assigned(dispatcher: User, facilities: Category, urban: Department, handler: User) -> Complaint:
+    complaint = services.submit_complaint(
+        title="井盖缺失",
+        content="人民路与解放路口的井盖丢了。",
+        channel="web",
+        petitioner=services.PetitionerDetails(name="王芳", phone="13900001111"),
+        attachments=[SimpleUploadedFile("photo.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 64)],
+    ).complaint
+    services.classify(
+        complaint_id=complaint.pk, category=facilities, priority="urgent", actor=dispatcher
+    )
+    return services.assign(
+        complaint_id=complaint.pk, department=urban, assignee=handler, actor=dispatcher
+    )
+
+
+def page_of(client: Client, complaint: Complaint) -> str:
+    response = client.get(f"/console/complaints/{complaint.pk}/", headers=EN)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def act(client: Client, complaint: Complaint, action: str, **data: object) -> Any:
+    complaint.refresh_from_db()
+    return client.post(
+        f"/console/complaints/{complaint.pk}/do/{action}/",
+        {"version": complaint.version, **data},
+        headers=EN,
+    )
+
+
+def test_the_page_shows_the_matter_its_limits_and_only_the_allowed_actions(
+    assigned: Complaint, handler: User, client: Client
+) -> None:
+    client.force_login(handler)
+
+    html = page_of(client, assigned)
+
+    assert "人民路与解放路口的井盖丢了" in html
+    assert "Start handling" in html  # the accept limit (2 h for urgent)
+    assert 'class="clock ok"' in html
+    assert "photo.png" in html
+    assert ">Accept</button>" in html
+    assert ">Classify</button>" not in html  # not this user's, nor this state's
+    assert "no-cache" in client.get(f"/console/complaints/{assigned.pk}/")["Cache-Control"]
+
+
+def test_out_of_reach_is_not_found_and_anonymous_goes_to_login(
+    assigned: Complaint, market_handler: User, client: Client
+) -> None:
+    assert client.get(f"/console/complaints/{assigned.pk}/")["Location"].startswith(
+        "/console/login/"
+    )
+    client.force_login(market_handler)
+    assert client.get(f"/console/complaints/{assigned.pk}/").status_code == 404
+    assert client.post(f"/console/complaints/{assigned.pk}/do/accept/").status_code == 404
+
+
+def test_a_handler_accepts_plans_drafts_and_after_approval_replies(
+    assigned: Complaint, handler: User, head: User, client: Client
+) -> None:
+    client.force_login(handler)
+    act(client, assigned, "accept")
+    act(client, assigned, "plan", **{"plan-plan": "今天下午补装井盖。"})
+    act(client, assigned, "draft", **{"draft-body": "井盖已补装，感谢监督。"})
+    refused = act(client, assigned, "reply")  # urgent: the head must approve first
+    assert refused.status_code == 302
+    assigned.refresh_from_db()
+    assert assigned.status == Complaint.Status.IN_PROGRESS
+
+    client.force_login(head)
+    assert "Approve this reply" in page_of(client, assigned)
+    act(client, assigned, "approve")
+    client.force_login(handler)
+    act(client, assigned, "reply")
+
+    assigned.refresh_from_db()
+    assert assigned.status == Complaint.Status.REPLIED
+    kinds = list(assigned.events.values_list("kind", flat=True))
+    for kind in (
+        "complaint.accepted",
+        "complaint.plan_recorded",
+        "reply.drafted",
+        "reply.approved",
+        "complaint.replied",
+    ):
+        assert kind in kinds
+    assert Deadline.objects.get(complaint=assigned, stage=Stage.PLAN).state == "met"
+
+
+def test_a_form_with_errors_comes_back_with_them(
+    assigned: Complaint, handler: User, client: Client
+) -> None:
+    client.force_login(handler)
+
+    response = act(client, assigned, "transfer", **{"transfer-reason": ""})
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "This field is required." in html
+    assert "<details open>" in html
+
+
+def test_a_stale_page_gets_a_conflict(assigned: Complaint, handler: User, client: Client) -> None:
+    client.force_login(handler)
+    stale = assigned.version
+    services.add_note(complaint_id=assigned.pk, body="x", actor=handler)  # no version bump
+    services.accept(complaint_id=assigned.pk, actor=handler)
+
+    response = client.post(
+        f"/console/complaints/{assigned.pk}/do/transfer/",
+        {"version": stale, "transfer-department": assigned.department_id, "transfer-reason": "x"},
+        follow=True,
+        headers=EN,
+    )
+
+    assert "changed by someone else" in response.content.decode()
+
+
+def test_notes_and_contacts_go_on_the_timeline(
+    assigned: Complaint, handler: User, client: Client
+) -> None:
+    client.force_login(handler)
+    act(client, assigned, "note", **{"note-body": "需要协调市政公司。"})
+    act(client, assigned, "contact", **{"contact-note": "已电话告知诉求人今天处理。"})
+
+    html = page_of(client, assigned)
+
+    assert "需要协调市政公司。" in html
+    assert "已电话告知诉求人今天处理。" in html
+    assert "Petitioner contacted" in html
+    # Facts read as names, not codes.
+    assert "Category: Facilities" in html
+    assert "Priority: Urgent" in html
+    assert "Department: Urban Management Bureau" in html
+
+
+def test_escalations_name_the_stage(assigned: Complaint, handler: User, client: Client) -> None:
+    from sla.sweep import sweep
+
+    sweep(now=timezone.now() + timedelta(hours=3))  # accept (2 h, urgent) has passed
+    client.force_login(handler)
+
+    assert "Stage: Start handling" in page_of(client, assigned)
+
+
+def test_co_handling_is_asked_for_and_reported_by_the_other_department(
+    assigned: Complaint, handler: User, market: Department, market_handler: User, client: Client
+) -> None:
+    client.force_login(handler)
+    due = timezone.localtime(timezone.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    act(
+        client,
+        assigned,
+        "cohandle",
+        **{
+            "cohandle-department": market.pk,
+            "cohandle-task": "查处附近商户",
+            "cohandle-due_at": due,
+        },
+    )
+    task = assigned.co_handling.get()
+
+    client.force_login(market_handler)  # reaches the complaint while its task is open
+    assert "查处附近商户" in page_of(client, assigned)
+    act(client, assigned, "cohandled", **{"cohandled-task": task.pk, "cohandled-result": "已约谈"})
+
+    task.refresh_from_db()
+    assert task.status == "done"
+    assert client.get(f"/console/complaints/{assigned.pk}/").status_code == 404  # done: gone
+
+
+def test_attachments_download_only_within_reach(
+    assigned: Complaint, handler: User, market_handler: User, client: Client
+) -> None:
+    file = assigned.attachments.get()
+    client.force_login(handler)
+    response = client.get(f"/console/attachments/{file.pk}/")
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("attachment")
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+    client.force_login(market_handler)
+    assert client.get(f"/console/attachments/{file.pk}/").status_code == 404
+
+
+def test_an_unknown_action_is_not_found(assigned: Complaint, handler: User, client: Client) -> None:
+    client.force_login(handler)
+    assert client.post(f"/console/complaints/{assigned.pk}/do/explode/").status_code == 404
