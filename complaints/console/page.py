@@ -202,6 +202,25 @@ class Line:
     texts: list[str]
     facts: list[tuple[str, str]]
 
+    @property
+    def actor(self) -> str:
+        """Who acted, for people: a staff member's name, or what the label stands for."""
+        event = self.event
+        if event.actor is not None:
+            return str(event.actor.get_full_name() or event.actor.get_username())
+        label = event.actor_label or ""
+        if label.startswith("channel:"):
+            channel = label.removeprefix("channel:")
+            return str(dict(Complaint.Channel.choices).get(channel, channel))
+        return str(_ACTORS.get(label, label))
+
+
+_ACTORS = {
+    "system": gettext_lazy("the system"),
+    "routing": gettext_lazy("automatic routing"),
+    "petitioner": gettext_lazy("the petitioner"),
+}
+
 
 def timeline(complaint: Complaint) -> list[Line]:
     events = list(complaint.events.select_related("actor").order_by("-created_at", "-id"))

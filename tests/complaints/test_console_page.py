@@ -164,7 +164,9 @@ def test_escalations_name_the_stage(assigned: Complaint, handler: User, client: 
     sweep(now=timezone.now() + timedelta(hours=3))  # accept (2 h, urgent) has passed
     client.force_login(handler)
 
-    assert "Stage: Start handling" in page_of(client, assigned)
+    html = page_of(client, assigned)
+    assert "Stage: Start handling" in html
+    assert "the system" in html  # who escalated, in words
 
 
 def test_co_handling_is_asked_for_and_reported_by_the_other_department(
