@@ -212,3 +212,14 @@ def test_attachments_download_only_within_reach(
 def test_an_unknown_action_is_not_found(assigned: Complaint, handler: User, client: Client) -> None:
     client.force_login(handler)
     assert client.post(f"/console/complaints/{assigned.pk}/do/explode/").status_code == 404
+
+
+def test_the_console_switches_language(handler: User, client: Client) -> None:
+    client.force_login(handler)
+    assert "language-select" in client.get("/console/").content.decode()
+
+    client.post("/i18n/setlang/", {"language": "en", "next": "/console/"})
+
+    assert "Staff console" in client.get("/console/").content.decode()
+    client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/console/"})
+    assert "工作台" in client.get("/console/").content.decode()
