@@ -20,7 +20,15 @@ from django_fsm.admin import FSMAdminMixin
 
 from complaints import permissions, privacy, selectors, services
 from complaints.errors import DomainError
-from complaints.models import Attachment, CoHandlingTask, Complaint, Event, Petitioner, Reply
+from complaints.models import (
+    Attachment,
+    CoHandlingTask,
+    Complaint,
+    Event,
+    Petitioner,
+    Reply,
+    ReplyTemplate,
+)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -286,3 +294,10 @@ class EventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(ReplyTemplate)
+class ReplyTemplateAdmin(admin.ModelAdmin):
+    list_display = ("name", "category", "language", "is_active", "updated_at")
+    list_filter = ("is_active", "language", "category")
+    search_fields = ("name", "body")

@@ -8,6 +8,7 @@ the service around them (``complaints.services``) locks the row, saves, writes t
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import PurePosixPath
 from typing import Any
@@ -754,3 +755,58 @@ class SavedFilter(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ReplyTemplate(models.Model):
+    """A standard reply (答复模板) handlers start from; administrators keep them.
+
+    ``body`` may use ``{code}`` (the tracking code), ``{title}``, ``{received}`` (the date
+    received) and ``{department}``; the handler edits the result before it goes out.
+    """
+
+    class Language(models.TextChoices):
+        CHINESE = "zh-hans", _("Simplified Chinese")
+        ENGLISH = "en", _("English")
+
+    name = models.CharField(pgettext_lazy("reply template", "name"), max_length=100)
+    category = models.ForeignKey(
+        "routing.Category",
+        verbose_name=_("category"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Empty: offered for every category."),
+    )
+    language = models.CharField(
+        _("language"), max_length=10, choices=Language, default=Language.CHINESE
+    )
+    body = models.TextField(
+        _("text"),
+        help_text=_(
+            "May use {code} (tracking code), {title}, {received} (date received) and {department}."
+        ),
+    )
+    is_active = models.BooleanField(_("in use"), default=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("reply template")
+        verbose_name_plural = _("reply templates")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def render(self, complaint: Complaint) -> str:
+        """The text for ``complaint``; unknown or malformed placeholders stay as written."""
+        values = {
+            "code": complaint.tracking_code,
+            "title": complaint.title,
+            "received": timezone.localtime(complaint.received_at).date().isoformat(),
+            "department": str(complaint.department or ""),
+        }
+        return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), self.body)
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")

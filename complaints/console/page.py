@@ -16,6 +16,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -31,7 +32,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import User
 from complaints import permissions, selectors, services
 from complaints.errors import DomainError
-from complaints.models import OPEN_STATES, Attachment, CoHandlingTask, Complaint
+from complaints.models import OPEN_STATES, Attachment, CoHandlingTask, Complaint, ReplyTemplate
 from complaints.privacy import petitioner_view
 from routing.models import Category, Department
 
@@ -286,11 +287,14 @@ def _context(
     now = timezone.now()
     side = _side_actions(complaint, user)
     draft = complaint.replies.filter(sent_at__isnull=True).first()
+    templates = _templates(complaint) if "draft" in side else []
+    chosen = next((t for t in templates if str(t.pk) == request.GET.get("template")), None)
+    draft_text = chosen.render(complaint) if chosen else (draft.body if draft else None)
     side_forms = {
         name: bound.get(name)
         or form_class(
             prefix=name,
-            initial={"body": draft.body} if name == "draft" and draft else None,
+            initial={"body": draft_text} if name == "draft" and draft_text else None,
         )
         for name, form_class in SIDE_FORMS.items()
         if name in side
@@ -315,8 +319,19 @@ def _context(
         "replies": complaint.replies.filter(sent_at__isnull=False).order_by("sent_at"),
         "co_tasks": complaint.co_handling.select_related("department").order_by("due_at"),
         "my_task": task,
+        "templates": templates,
+        "chosen_template": chosen,
         "now": now,
     }
+
+
+def _templates(complaint: Complaint) -> list[ReplyTemplate]:
+    """Reply templates for this complaint's category (or any), in use."""
+    return list(
+        ReplyTemplate.objects.filter(is_active=True)
+        .filter(Q(category__isnull=True) | Q(category_id=complaint.category_id))
+        .order_by("name")
+    )
 
 
 @never_cache

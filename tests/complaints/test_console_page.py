@@ -223,3 +223,34 @@ def test_the_console_switches_language(handler: User, client: Client) -> None:
     assert "Staff console" in client.get("/console/").content.decode()
     client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/console/"})
     assert "工作台" in client.get("/console/").content.decode()
+
+
+def test_a_reply_starts_from_a_template_of_the_category(
+    assigned: Complaint, handler: User, facilities: Category, client: Client
+) -> None:
+    from complaints.models import ReplyTemplate
+
+    mine = ReplyTemplate.objects.create(
+        name="设施已修复",
+        category=facilities,
+        body="您好，您于{received}反映的“{title}”（{code}）已由{department}处理完毕。{unknown}",
+    )
+    ReplyTemplate.objects.create(
+        name="别的类别",
+        category=Category.objects.create(code="other", name_zh="其他", name_en="Other"),
+        body="x",
+    )
+    services.accept(complaint_id=assigned.pk, actor=handler)
+    client.force_login(handler)
+
+    html = client.get(f"/console/complaints/{assigned.pk}/?template={mine.pk}").content.decode()
+
+    assert "设施已修复" in html
+    assert "别的类别" not in html
+    assert f"（{assigned.tracking_code}）已由城市管理局处理完毕。{{unknown}}" in html
+
+
+def test_reply_templates_are_kept_in_the_back_office(admin_user: User, client: Client) -> None:
+    client.force_login(admin_user)
+    assert client.get("/admin/complaints/replytemplate/").status_code == 200
+    assert client.get("/admin/complaints/replytemplate/add/").status_code == 200

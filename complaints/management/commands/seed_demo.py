@@ -23,7 +23,7 @@ import routing
 from accounts.models import User
 from accounts.roles import Role, create_missing_role_groups
 from complaints import services
-from complaints.models import Complaint
+from complaints.models import Complaint, ReplyTemplate
 from routing.models import Category, ClassifierModel, Department, KeywordRule, RoutingRule
 from routing.tasks import retrain_classifier
 from sla import services as sla_services
@@ -225,6 +225,31 @@ PETITIONERS = [
     ("", "", ""),  # anonymous
 ]
 
+REPLY_TEMPLATES = [
+    (
+        "已办结（通用）",
+        None,
+        "zh-hans",
+        "您好！您于{received}反映的“{title}”（查询码 {code}）已由{department}核实处理。"
+        "处理情况如下：\n\n（请写明核查情况和处理结果）\n\n感谢您的理解与监督。",
+    ),
+    (
+        "设施已修复",
+        "facilities",
+        "zh-hans",
+        "您好！您反映的“{title}”（{code}）已安排维修人员现场处理，设施已恢复正常使用。"
+        "如仍有问题，请通过原渠道告知。",
+    ),
+    (
+        "Resolved (general)",
+        None,
+        "en",
+        "Dear petitioner, the matter you reported on {received}, “{title}” ({code}), has been "
+        "looked into by the {department}. What was found and done:\n\n\n"
+        "Thank you for bringing it to our attention.",
+    ),
+]
+
 # How far each demo complaint goes; 50 in all, spread over every state.
 TARGET_STATES = (
     ["received"] * 6
@@ -262,6 +287,7 @@ class Command(BaseCommand):
             categories = self._categories(departments)
             users = self._users(departments)
             rules = self._routing(categories, departments)
+            self._reply_templates(categories)
         model = "not trained (--skip-training)" if options["skip_training"] else self._classifier()
         created = self._complaints(categories, departments, users)
         self.stdout.write(
@@ -324,6 +350,17 @@ class Command(BaseCommand):
                 assignment=strategy
             )
         return KeywordRule.objects.count()
+
+    def _reply_templates(self, categories: dict[str, Category]) -> None:
+        for name, category, language, body in REPLY_TEMPLATES:
+            ReplyTemplate.objects.get_or_create(
+                name=name,
+                defaults={
+                    "category": categories.get(category or ""),
+                    "language": language,
+                    "body": body,
+                },
+            )
 
     def _classifier(self) -> str:
         """Have the worker train on the bilingual demo corpus once.
