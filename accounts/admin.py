@@ -13,12 +13,20 @@ admin.site.login_form = AdminLoginForm
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    list_display = ("username", "get_full_name", "department", "role_names", "is_active")
-    list_filter = ("department", "groups", "is_active", "is_staff")
+    list_display = (
+        "username",
+        "get_full_name",
+        "department",
+        "role_names",
+        "is_away",
+        "is_active",
+    )
+    list_filter = ("department", "groups", "is_away", "is_active", "is_staff")
     list_select_related = ("department",)
+    search_fields = ("username", "first_name", "last_name", "email", "phone")
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
-        (_("Organisation"), {"fields": ("department", "phone")}),
+        (_("Organisation"), {"fields": ("department", "phone", "language", "is_away")}),
     )
 
     @admin.display(description=_("roles"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from accounts.models import User
 
@@ -19,3 +19,15 @@ def test_other_names_read_given_name_first() -> None:
 def test_the_preferred_language_falls_back_to_the_sites() -> None:
     assert User().preferred_language == "zh-hans"
     assert User(language="en").preferred_language == "en"
+
+
+def test_the_back_office_edits_department_phone_language_and_away(
+    admin_user: User, handler: User, client: Client
+) -> None:
+    client.force_login(admin_user)
+
+    page = client.get(f"/admin/accounts/user/{handler.pk}/change/").content.decode()
+
+    for field in ("department", "phone", "language", "is_away"):
+        assert f'name="{field}"' in page
+    assert client.get("/admin/accounts/user/?q=handler").status_code == 200
