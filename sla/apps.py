@@ -9,15 +9,16 @@ class SlaConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_migrate, post_save
 
+        from complaints.console.page import DETAIL_LABELS, EXTENDABLE_STAGES
         from complaints.signals import event_recorded
         from sla import calendars, deadlines, defaults
-        from sla.models import CalendarDay, EnteredYear
+        from sla.models import CalendarDay, EnteredYear, Stage
+        from sla.services import EXTENDABLE
 
         event_recorded.connect(deadlines.on_event, dispatch_uid="sla.deadlines")
-        # The complaint page names stages in their words, not as codes.
-        from complaints.console.page import DETAIL_LABELS
-        from sla.models import Stage
-
+        # The complaint page names stages in their words, and offers "more time" only
+        # where an extension can be asked for.
+        EXTENDABLE_STAGES.update(EXTENDABLE)
         DETAIL_LABELS["stage"] = lambda code: (
             str(Stage(code).label) if code in Stage.values else str(code)
         )

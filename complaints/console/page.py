@@ -53,6 +53,8 @@ _FACTS: dict[str, Any] = {
 # Other apps name how their codes read (``stage`` → "Whole cycle"): a registry, so that
 # complaints need not import them.
 DETAIL_LABELS: dict[str, Callable[[Any], str]] = {}
+# The stages whose limit a handler may ask to move (filled by the SLA app).
+EXTENDABLE_STAGES: set[str] = set()
 
 
 # --- Side forms (not transitions) -------------------------------------------------------
@@ -181,6 +183,10 @@ class Clock:
     def seconds(self) -> int:
         return int(self.left.total_seconds())
 
+    @property
+    def extendable(self) -> bool:
+        return self.state != "paused" and self.deadline.stage in EXTENDABLE_STAGES
+
 
 def clocks(complaint: Complaint, now: datetime) -> list[Clock]:
     result = []
@@ -271,8 +277,13 @@ def _transition_forms(
     complaint: Complaint, user: User, bound: dict[str, forms.Form]
 ) -> list[tuple[str, str, forms.Form | None]]:
     result = []
+    draft = complaint.replies.filter(sent_at__isnull=True).first()
     for transition in services.allowed_actions(complaint, user):
         name = transition.name
+        if name == "reply" and (
+            draft is None or (complaint.needs_approval and draft.approved_at is None)
+        ):
+            continue  # nothing to send yet: offered once there is a (approved) draft
         path = transition.custom.get("form")
         form = bound.get(name) or (import_string(path)(prefix=name) if path else None)
         result.append((name, str(transition.custom.get("label", name)), form))

@@ -254,3 +254,19 @@ def test_reply_templates_are_kept_in_the_back_office(admin_user: User, client: C
     client.force_login(admin_user)
     assert client.get("/admin/complaints/replytemplate/").status_code == 200
     assert client.get("/admin/complaints/replytemplate/add/").status_code == 200
+
+
+def test_more_time_is_offered_only_where_it_can_be_asked(
+    assigned: Complaint, handler: User, client: Client
+) -> None:
+    client.force_login(handler)
+    html = page_of(client, assigned)
+    accept = Deadline.objects.get(complaint=assigned, stage=Stage.ACCEPT)
+    assert f"/console/deadlines/{accept.pk}/extend/" in html  # start handling: yes
+
+    services.accept(complaint_id=assigned.pk, actor=handler)
+    services.draft_reply(complaint_id=assigned.pk, body="好", actor=handler)
+    Complaint.objects.filter(pk=assigned.pk).update(priority="normal")  # no approval needed
+    services.send_reply(complaint_id=assigned.pk, actor=handler)
+    follow_up = Deadline.objects.get(complaint=assigned, stage=Stage.FOLLOW_UP)
+    assert f"/console/deadlines/{follow_up.pk}/extend/" not in page_of(client, assigned)
