@@ -92,5 +92,20 @@ def visible_to(queryset: QuerySet[Complaint], user: User) -> QuerySet[Complaint]
     return queryset.filter(scope_filter(user)).distinct()
 
 
+def complaint_or_404(user: Any, pk: int, *related: str) -> Complaint:
+    """The complaint ``pk`` if ``user`` may see it; out of reach it does not exist (404).
+
+    ``related`` names relations to load with it (``select_related``).
+    """
+    from django.http import Http404
+
+    from complaints.models import Complaint
+
+    found = visible_to(Complaint.objects.filter(pk=pk), user).select_related(*related).first()
+    if found is None:
+        raise Http404
+    return found
+
+
 def can_view_personal_data(user: Any, complaint: Complaint) -> bool:
     return bool(user and user.has_perm(perm("view_personal_data")) and in_scope(user, complaint))

@@ -132,19 +132,12 @@ def _initial(complaint: Complaint, suggestion: Suggestion | None) -> dict[str, A
     return initial
 
 
-def _complaint(user: User, pk: int) -> Complaint:
-    found = permissions.visible_to(Complaint.objects.filter(pk=pk), user).first()
-    if found is None:
-        raise Http404
-    return found
-
-
 @login_required(login_url="console:login")
 @require_http_methods(["GET", "POST"])
 def triage(request: HttpRequest, pk: int) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     _require_dispatcher(user)
-    complaint = _complaint(user, pk)
+    complaint = permissions.complaint_or_404(user, pk)
     suggestion = complaint.suggestions.select_related("category").first()
     action = request.POST.get("action", "")
     form = TriageForm(

@@ -19,9 +19,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from sla.deadlines import schedule, set_warning
+from complaints.models import Complaint
+from sla.deadlines import RUNNING, recount
 from sla.models import BusinessCalendar, Deadline
-from sla.policies import counted, engine_of
+from sla.policies import engine_of
 
 logger = logging.getLogger(__name__)
 
@@ -69,34 +70,14 @@ def calendar_problems(horizon_days: int | None = None) -> Problems:
 
 
 def recount_provisional() -> dict[str, int]:
-    """Count provisional deadlines again where the calendar now knows the year."""
-    fixed = still = 0
-    running = Deadline.objects.filter(
-        provisional=True, state=Deadline.State.OPEN, policy_version__isnull=False
-    ).select_related("calendar", "policy_version")
-    for deadline in running:
-        target = deadline.policy_version.targets.filter(  # type: ignore[union-attr]
-            stage=deadline.stage
-        ).first()
-        if target is None or deadline.calendar is None or deadline.paused_seconds:
-            still += 1
-            continue
-        engine = engine_of(deadline.calendar)
-        due_at, provisional = counted(engine, target, deadline.started_at)
-        if provisional:
-            still += 1
-            continue
+    """Count provisional deadlines again (``deadlines.recount``) where the year is known now."""
+    running = Deadline.objects.filter(provisional=True, state__in=RUNNING)
+    before = running.count()
+    for complaint_id, stage in running.values_list("complaint_id", "stage").distinct():
         with transaction.atomic():
-            locked = Deadline.objects.select_for_update().get(pk=deadline.pk)
-            if not locked.provisional or locked.state != Deadline.State.OPEN:
-                continue
-            locked.due_at = due_at
-            locked.provisional = False
-            if locked.warned_at is None and locked.policy_version is not None:
-                set_warning(locked, engine, locked.policy_version.warn_ratio, locked.started_at)
-            schedule(locked)
-            locked.save()
-            fixed += 1
+            complaint = Complaint.objects.select_for_update().get(pk=complaint_id)
+            recount(complaint, stage)
+    still = running.count()
     if still:
         logger.error("%s deadlines are still counted provisionally", still)
-    return {"recounted": fixed, "provisional": still}
+    return {"recounted": before - still, "provisional": still}

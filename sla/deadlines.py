@@ -43,8 +43,17 @@ from complaints.models import CoHandlingTask, Complaint, Event
 from routing.models import Category
 from sla import calendar as workcal
 from sla import emergency
-from sla.models import Basis, Deadline, Stage, to_seconds
-from sla.policies import NoPolicy, chain_of, counted, engine_of, limit_for, weekends_only
+from sla.models import Basis, Deadline, PolicyVersion, Stage, to_seconds
+from sla.policies import (
+    NoPolicy,
+    calendar_for,
+    chain_of,
+    counted,
+    engine_of,
+    limit_for,
+    versions_for,
+    weekends_only,
+)
 
 RUNNING = (Deadline.State.OPEN, Deadline.State.PAUSED)
 HANDLING = (Stage.ACCEPT, Stage.PLAN)
@@ -148,22 +157,21 @@ def open_stage(complaint: Complaint, stage: str, start: datetime) -> Deadline | 
 def open_co_handling(complaint: Complaint, task: CoHandlingTask, start: datetime) -> Deadline:
     """The co-handling task's own deadline, with the complaint's escalation chain."""
     try:
-        limit = limit_for(complaint, Stage.CYCLE, start)
+        version: PolicyVersion | None = versions_for(complaint)[0]
     except NoPolicy:
-        limit = None
+        version = None
     deadline = Deadline(
         complaint=complaint,
         stage=Stage.CO_HANDLING,
         co_handling_task=task,
-        policy_version=limit.version if limit else None,
-        calendar=limit.calendar if limit else None,
+        policy_version=version,
+        calendar=calendar_for(complaint, version) if version else None,
         basis=Basis.CALENDAR,
         started_at=start,
         due_at=task.due_at,
     )
-    ratio = limit.version.warn_ratio if limit else DEFAULT_WARN_RATIO
-    engine = limit.engine if limit else None
-    set_warning(deadline, engine, ratio, start)
+    ratio = version.warn_ratio if version else DEFAULT_WARN_RATIO
+    set_warning(deadline, engine_for(deadline), ratio, start)
     schedule(deadline)
     deadline.save()
     return deadline
@@ -214,19 +222,20 @@ def schedule(deadline: Deadline) -> None:
     if deadline.warned_at is None and deadline.warn_at is not None and deadline.breached_at is None:
         deadline.next_check_at = deadline.warn_at
         return
-    deadline.next_check_at = next_escalation_at(deadline)
+    deadline.next_check_at = escalation_at(deadline, deadline.escalation_level + 1)
 
 
-def next_escalation_at(deadline: Deadline) -> datetime | None:
-    """When the level after the current one falls due, or None at the end of the chain."""
+def escalation_at(deadline: Deadline, level: int) -> datetime | None:
+    """When escalation ``level`` (1, 2, …) of ``deadline`` falls due; None past the chain.
+
+    Without a policy (a co-handling task's own date) there is one level, at the due time.
+    """
     if deadline.policy_version is None:
-        return deadline.due_at if deadline.escalation_level == 0 else None
+        return deadline.due_at if level == 1 else None
     chain = chain_of(deadline.policy_version, deadline.stage)
-    if not chain:
+    if not 1 <= level <= len(chain):
         return None
-    if deadline.escalation_level >= len(chain):
-        return None
-    step = chain[deadline.escalation_level]
+    step = chain[level - 1]
     if step.amount == 0:
         return deadline.due_at
     engine = engine_for(deadline)
@@ -305,7 +314,8 @@ def resume(complaint: Complaint, at: datetime) -> None:
 
 
 def recount(complaint: Complaint, stage: str, *, priority: str | None = None) -> None:
-    """Count ``stage``'s running limit again: the grade or category changed its policy.
+    """Count ``stage``'s running limit again: the grade or category changed its policy, or
+    it was provisional (a year the calendar did not know).
 
     ``priority`` counts it as if the complaint had that priority (routing suspects it is
     critical before a dispatcher has graded it).
@@ -326,7 +336,7 @@ def recount(complaint: Complaint, stage: str, *, priority: str | None = None) ->
             and limit.target.basis == deadline.basis
             and limit.calendar.pk == deadline.calendar_id
         )
-        if same and deadline.paused_seconds == 0:
+        if same and deadline.paused_seconds == 0 and not deadline.provisional:
             continue
         deadline.policy_version = limit.version
         deadline.calendar = limit.calendar

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 
 from accounts.models import User
-from complaints.models import Complaint, Event
+from complaints import services as complaint_services
+from complaints.models import Complaint
 from notifications.services import notify
 from sla import messages
 from sla.models import EmergencyAlert, Recipients
@@ -52,10 +53,9 @@ def alert(complaint: Complaint, department_id: int | None) -> list[User]:
         complaint_id=complaint.pk,
         url=messages.staff_url(complaint.pk),
     )
-    Event.objects.create(
-        complaint=complaint,
+    complaint_services.record_event(
+        complaint_id=complaint.pk,
         kind="sla.emergency_alerted",
-        actor_label="system",
         payload={"alerted": [u.get_username() for u in new]},
     )
     return new

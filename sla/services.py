@@ -11,8 +11,9 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from complaints import permissions
+from complaints import services as complaint_services
 from complaints.errors import GuardFailed, NotFound, PermissionDenied
-from complaints.models import Complaint, Event
+from complaints.models import Complaint
 from notifications.services import notify
 from sla import messages
 from sla.deadlines import elapsed_in, engine_for, refresh_overdue, schedule, set_warning
@@ -64,8 +65,8 @@ def request_extension(
             raise GuardFailed(
                 _("An extension of this limit is already waiting for a decision.")
             ) from exc
-        Event.objects.create(
-            complaint=complaint,
+        complaint_services.record_event(
+            complaint_id=complaint.pk,
             kind="sla.extension_requested",
             actor=actor,
             payload={
@@ -129,8 +130,8 @@ def decide_extension(
         if approve and deadline.is_running:
             _move(deadline, request.requested_due_at, now)
             refresh_overdue(complaint, now)
-        Event.objects.create(
-            complaint=complaint,
+        complaint_services.record_event(
+            complaint_id=complaint.pk,
             kind="sla.extension_approved" if approve else "sla.extension_refused",
             actor=actor,
             payload={

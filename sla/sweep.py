@@ -34,8 +34,8 @@ from django.utils import timezone
 from complaints.models import CoHandlingTask, Complaint, Event, Supervision
 from notifications.services import Notice, notify_many
 from sla import messages
-from sla.deadlines import next_escalation_at
-from sla.models import Deadline, PolicyVersion, SlaAction
+from sla.deadlines import escalation_at, schedule
+from sla.models import Deadline, PolicyVersion, Recipients, SlaAction
 from sla.policies import chain_of
 from sla.recipients import Directory
 
@@ -205,22 +205,9 @@ def _due_steps(
         return found
     chain = chain_of(deadline.policy_version, deadline.stage) if deadline.policy_version else []
     level = deadline.escalation_level
-    probe = Deadline(
-        pk=deadline.pk,
-        stage=deadline.stage,
-        policy_version=deadline.policy_version,
-        calendar=deadline.calendar,
-        basis=deadline.basis,
-        due_at=deadline.due_at,
-        escalation_level=level,
-    )
-    while True:
-        at = next_escalation_at(probe)
-        if at is None or at > now:
-            break
+    while (at := escalation_at(deadline, level + 1)) is not None and at <= now:
         level += 1
-        probe.escalation_level = level
-        recipients = chain[level - 1].recipients if chain else "head"
+        recipients = chain[level - 1].recipients if chain else Recipients.HEAD
         people = directory.resolve(recipients, department_id=department_id, assignee_id=assignee_id)
         found.append(_Step(deadline, SlaAction.Kind.ESCALATION, level, people))
     return found
@@ -245,7 +232,7 @@ def _move(deadline: Deadline, now: datetime, steps: list[_Step]) -> dict[str, An
         deadline.escalation_level = max(levels)
     if deadline.due_at <= now and deadline.breached_at is None:
         deadline.breached_at = deadline.due_at
-    _reschedule(deadline)
+    schedule(deadline)
     return guard
 
 
@@ -301,17 +288,6 @@ def _store(moves: list[tuple[Deadline, dict[str, Any]]]) -> set[int]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {pk for (pk,) in cursor.fetchall()}
-
-
-def _reschedule(deadline: Deadline) -> None:
-    if (
-        deadline.warned_at is None
-        and deadline.warn_at is not None
-        and (deadline.breached_at is None)
-    ):
-        deadline.next_check_at = deadline.warn_at
-    else:
-        deadline.next_check_at = next_escalation_at(deadline)
 
 
 def _event(step: _Step, now: datetime) -> Event:

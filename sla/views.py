@@ -15,7 +15,6 @@ from django.views.decorators.http import require_http_methods
 from accounts.models import User
 from complaints import permissions
 from complaints.errors import DomainError
-from complaints.models import Complaint
 from sla import selectors, services
 from sla.forms import DecisionForm, ExtensionForm
 from sla.models import Deadline, ExtensionRequest
@@ -40,13 +39,6 @@ def deadlines(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _visible(user: User, complaint_id: int) -> Complaint:
-    complaint = permissions.visible_to(Complaint.objects.filter(pk=complaint_id), user).first()
-    if complaint is None:
-        raise Http404
-    return complaint
-
-
 @login_required(login_url="console:login")
 @require_http_methods(["GET", "POST"])
 def request_extension(request: HttpRequest, pk: int) -> HttpResponse:
@@ -54,7 +46,7 @@ def request_extension(request: HttpRequest, pk: int) -> HttpResponse:
     deadline = Deadline.objects.filter(pk=pk).select_related("complaint").first()
     if deadline is None:
         raise Http404
-    complaint = _visible(user, deadline.complaint_id)
+    complaint = permissions.complaint_or_404(user, deadline.complaint_id)
     if not permissions.can_act(user, complaint, "request_extension"):
         raise PermissionDenied
     form = ExtensionForm(request.POST or None)
@@ -89,7 +81,7 @@ def decide_extension(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if extension is None:
         raise Http404
-    complaint = _visible(user, extension.deadline.complaint_id)
+    complaint = permissions.complaint_or_404(user, extension.deadline.complaint_id)
     if not permissions.can_act(user, complaint, "decide_extension"):
         raise PermissionDenied
     form = DecisionForm(request.POST or None)

@@ -32,7 +32,14 @@ from django.views.decorators.http import require_POST
 from accounts.models import User
 from complaints import permissions, selectors, services
 from complaints.errors import DomainError
-from complaints.models import OPEN_STATES, Attachment, CoHandlingTask, Complaint, ReplyTemplate
+from complaints.models import (
+    OPEN_STATES,
+    Attachment,
+    CoHandlingTask,
+    Complaint,
+    Reply,
+    ReplyTemplate,
+)
 from complaints.privacy import petitioner_view
 from routing.models import Category, Department
 
@@ -121,7 +128,7 @@ SIDE_FORMS: dict[str, type[forms.Form]] = {
 }
 
 
-def _side_actions(complaint: Complaint, user: User) -> set[str]:
+def _side_actions(complaint: Complaint, user: User, draft: Reply | None) -> set[str]:
     """The side actions ``user`` may take on ``complaint`` now."""
     allowed = set()
     can = permissions.can_act
@@ -136,10 +143,13 @@ def _side_actions(complaint: Complaint, user: User) -> set[str]:
         allowed.add("plan")
     if complaint.status == Complaint.Status.IN_PROGRESS and can(user, complaint, "draft_reply"):
         allowed.add("draft")
-    if complaint.status == Complaint.Status.IN_PROGRESS and can(user, complaint, "approve_reply"):
-        draft = complaint.replies.filter(sent_at__isnull=True).first()
-        if draft is not None and draft.approved_at is None:
-            allowed.add("approve")
+    unapproved = draft is not None and draft.approved_at is None
+    if (
+        complaint.status == Complaint.Status.IN_PROGRESS
+        and unapproved
+        and can(user, complaint, "approve_reply")
+    ):
+        allowed.add("approve")
     if complaint.status in (*handling, Complaint.Status.REOPENED) and can(
         user, complaint, "transfer"
     ):
@@ -161,14 +171,9 @@ def _my_open_task(complaint: Complaint, user: User) -> CoHandlingTask | None:
 
 
 def _visible(user: User, pk: int) -> Complaint:
-    found = (
-        permissions.visible_to(Complaint.objects.filter(pk=pk), user)
-        .select_related("category", "department", "assignee", "petitioner", "merged_into")
-        .first()
+    return permissions.complaint_or_404(
+        user, pk, "category", "department", "assignee", "petitioner", "merged_into"
     )
-    if found is None:
-        raise Http404
-    return found
 
 
 @dataclass(frozen=True)
@@ -274,10 +279,9 @@ def _fact(key: str, value: Any, names: dict[tuple[str, str], str]) -> str:
 
 
 def _transition_forms(
-    complaint: Complaint, user: User, bound: dict[str, forms.Form]
+    complaint: Complaint, user: User, bound: dict[str, forms.Form], draft: Reply | None
 ) -> list[tuple[str, str, forms.Form | None]]:
     result = []
-    draft = complaint.replies.filter(sent_at__isnull=True).first()
     for transition in services.allowed_actions(complaint, user):
         name = transition.name
         if name == "reply" and (
@@ -296,8 +300,8 @@ def _context(
     user: User = request.user  # type: ignore[assignment]
     bound = bound or {}
     now = timezone.now()
-    side = _side_actions(complaint, user)
     draft = complaint.replies.filter(sent_at__isnull=True).first()
+    side = _side_actions(complaint, user, draft)
     templates = _templates(complaint) if "draft" in side else []
     chosen = next((t for t in templates if str(t.pk) == request.GET.get("template")), None)
     draft_text = chosen.render(complaint) if chosen else (draft.body if draft else None)
@@ -323,7 +327,7 @@ def _context(
             "original"
         ),
         "timeline": timeline(complaint),
-        "actions": _transition_forms(complaint, user, bound),
+        "actions": _transition_forms(complaint, user, bound, draft),
         "side": side_forms,
         "can_approve": "approve" in side,
         "draft": draft,

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -22,7 +22,6 @@ from complaints import permissions, services
 from complaints.errors import DomainError
 from complaints.errors import PermissionDenied as NotAllowed
 from complaints.forms import ReasonForm
-from complaints.models import Complaint
 from complaints.privacy import petitioner_view
 
 
@@ -40,13 +39,7 @@ class RevealForm(ReasonForm):
 @require_http_methods(["GET", "POST"])
 def reveal(request: HttpRequest, pk: int) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
-    complaint = (
-        permissions.visible_to(Complaint.objects.filter(pk=pk), user)
-        .select_related("petitioner")
-        .first()
-    )
-    if complaint is None:
-        raise Http404
+    complaint = permissions.complaint_or_404(user, pk, "petitioner")
     if not permissions.can_view_personal_data(user, complaint):
         raise PermissionDenied
     form = RevealForm(request.POST if request.method == "POST" else None)
