@@ -29,6 +29,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.models import User
 from complaints import permissions
 from complaints import services as complaint_services
+from complaints.console.htmx import render_page
 from complaints.errors import DomainError
 from complaints.forms import ClassifyForm, ReasonForm, RequestInfoForm, StaffChoiceField
 from complaints.models import Complaint
@@ -85,8 +86,11 @@ def inbox(request: HttpRequest) -> HttpResponse:
         for c in page
         for s in [suggestions.get(c.pk)]
     ]
-    return render(
-        request, "routing/inbox.html", {"page": page, "rows": rows, "now": timezone.now()}
+    return render_page(
+        request,
+        "routing/inbox.html",
+        "routing/_inbox_view.html",
+        {"page": page, "rows": rows, "now": timezone.now()},
     )
 
 

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.models import User
 from complaints import permissions
+from complaints.console.htmx import render_page
 from complaints.errors import DomainError
 from sla import selectors, services
 from sla.forms import DecisionForm, ExtensionForm
@@ -26,9 +27,10 @@ def deadlines(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     page = Paginator(selectors.watched(user, now=now), 50).get_page(request.GET.get("page"))
     can_ask = user.has_perm(permissions.action_permission("request_extension"))
-    return render(
+    return render_page(
         request,
         "sla/deadlines.html",
+        "sla/_deadlines_view.html",
         {
             "page": page,
             "now": now,

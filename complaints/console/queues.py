@@ -1,7 +1,8 @@
 """The console's queues: lists to work through, filters, saved views, bulk assignment.
 
 The reads live in ``complaints.queues``; these views validate, call it or the services,
-and render. Everything works without JavaScript: links and plain forms.
+and render. Everything works without JavaScript: links and plain forms. With it, htmx
+swaps the queue in place (filters, tabs, pages) and keeps its address in the history.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,6 +23,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from complaints import permissions, queues, services
+from complaints.console.htmx import render_page
 from complaints.errors import DomainError
 from complaints.forms import StaffChoiceField
 from complaints.models import Complaint, SavedFilter
@@ -126,9 +128,10 @@ def queue(request: HttpRequest) -> HttpResponse:
         next_url = f"?{params.urlencode()}"
     filtered = any(data.get(field) for field in form.fields if field not in ("sort", "text"))
     may_move = _may_move(user)
-    return render(
+    return render_page(
         request,
         "complaints/queue.html",
+        "complaints/_queue_view.html",
         {
             "queue": current,
             "tabs": usable,

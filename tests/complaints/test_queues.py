@@ -164,26 +164,33 @@ def test_approval_holds_drafts_waiting_in_the_heads_department(
     urban: Department, market: Department, head: User, supervisor: User
 ) -> None:
     waiting = complaint_in(S.IN_PROGRESS, department=urban, priority="urgent")
-    Reply.objects.create(complaint=waiting, body="拟答复")
+    Reply.objects.create(complaint=waiting, body="拟答复", required_levels=1)
     normal = complaint_in(S.IN_PROGRESS, department=urban)
-    Reply.objects.create(complaint=normal, body="拟答复")
+    Reply.objects.create(complaint=normal, body="拟答复")  # needs no approval
+    second = complaint_in(S.IN_PROGRESS, department=urban, priority="critical")
+    # Passed the head; waits for a supervisor.
+    Reply.objects.create(complaint=second, body="拟答复", required_levels=2, approved_level=1)
+    returned = complaint_in(S.IN_PROGRESS, department=urban, priority="urgent")
+    Reply.objects.create(
+        complaint=returned, body="拟答复", required_levels=1, returned_comment="补充依据"
+    )
     approved = complaint_in(S.IN_PROGRESS, department=urban, priority="urgent")
     approved_draft(approved)
     sent = complaint_in(S.REPLIED, department=urban, priority="urgent")
     Reply.objects.create(complaint=sent, body="已答复", sent_at=timezone.now())
     complaint_in(S.IN_PROGRESS, department=urban, priority="urgent")  # no draft yet
     elsewhere = complaint_in(S.IN_PROGRESS, department=market, priority="urgent")
-    Reply.objects.create(complaint=elsewhere, body="拟答复")
+    Reply.objects.create(complaint=elsewhere, body="拟答复", required_levels=1)
 
-    assert members(head, "approval") == {waiting.pk, normal.pk}
-    assert members(supervisor, "approval") == {waiting.pk, normal.pk, elsewhere.pk}
+    assert members(head, "approval") == {waiting.pk}
+    assert members(supervisor, "approval") == {waiting.pk, second.pk, elsewhere.pk}
 
 
 def test_approval_marks_the_urgent_ones_that_cannot_go_out_without_it(
     client: Client, urban: Department, head: User
 ) -> None:
     urgent = complaint_in(S.IN_PROGRESS, department=urban, priority="urgent")
-    Reply.objects.create(complaint=urgent, body="拟答复")
+    Reply.objects.create(complaint=urgent, body="拟答复", required_levels=1)
     client.force_login(head)
     html = page(client, q="approval").content.decode()
     assert "approval required" in html
@@ -638,7 +645,8 @@ def test_a_view_is_saved_listed_updated_and_deleted(
     assert response["Location"] == "/console/queue/?q=mine&overdue=on"
 
     html = page(client).content.decode()
-    assert 'href="/console/queue/?q=mine&amp;overdue=on">超期的</a>' in html
+    url = "/console/queue/?q=mine&amp;overdue=on"
+    assert f'href="{url}" hx-get="{url}">超期的</a>' in html
 
     client.post("/console/filters/save/", {"name": "超期的", "query": "q=overdue"})
     assert SavedFilter.objects.get(user=handler).query == "q=overdue"

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.helpers import SETTLE_COUNTER
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -70,6 +72,7 @@ def phone(chromium: Any) -> Iterator[Any]:
     context = chromium.new_context(
         locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
     )
+    context.add_init_script(SETTLE_COUNTER)
     yield context.new_page()
     context.close()
 
@@ -77,5 +80,6 @@ def phone(chromium: Any) -> Iterator[Any]:
 @pytest.fixture
 def desktop(chromium: Any) -> Iterator[Any]:
     context = chromium.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    context.add_init_script(SETTLE_COUNTER)
     yield context.new_page()
     context.close()
