@@ -32,6 +32,8 @@ _HANDLING = [
     "view_complaint",
     "view_personal_data",
     "request_extension_complaint",
+    "record_survey_complaint",
+    "deliver_reply_complaint",
 ]
 _INTAKE = [
     "register_complaint",
@@ -43,6 +45,10 @@ _INTAKE = [
     "view_complaint",
     "view_personal_data",
     "access_all_departments",
+    "record_survey_complaint",
+    "deliver_reply_complaint",
+    "add_datarequest",
+    "view_datarequest",
 ]
 _DISPATCH = [
     *_INTAKE,
@@ -84,6 +90,8 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
             "manage_department",
             "view_audit_log",
             "decide_extension_complaint",
+            "decide_datarequest",
+            "change_datarequest",
         }
     ),
 }

@@ -21,6 +21,7 @@ from django_fsm.admin import FSMAdminMixin
 from complaints import permissions, privacy, selectors, services
 from complaints.errors import DomainError
 from complaints.models import (
+    ApprovalRule,
     Attachment,
     CoHandlingTask,
     Complaint,
@@ -28,6 +29,7 @@ from complaints.models import (
     Petitioner,
     Reply,
     ReplyTemplate,
+    Survey,
 )
 
 
@@ -67,7 +69,32 @@ class CoHandlingInline(ReadOnlyInline):
 
 class ReplyInline(ReadOnlyInline):
     model = Reply
-    fields = ("body", "author", "approved_by", "approved_at", "sent_at")
+    fields = (
+        "body",
+        "author",
+        "approved_by",
+        "approved_at",
+        "sent_at",
+        "delivery",
+        "delivered_at",
+        "delivery_note",
+    )
+    readonly_fields = fields
+
+
+class SurveyInline(ReadOnlyInline):
+    model = Survey
+    fields = (
+        "round",
+        "sent_at",
+        "closes_at",
+        "answered_at",
+        "via",
+        "resolved",
+        "rating",
+        "comment",
+        "outcome",
+    )
     readonly_fields = fields
 
 
@@ -88,6 +115,7 @@ class ComplaintAdmin(FSMAdminMixin, admin.ModelAdmin):
     )
     list_filter = (
         "status",
+        "close_reason",
         "priority",
         "supervision",
         "channel",
@@ -98,7 +126,7 @@ class ComplaintAdmin(FSMAdminMixin, admin.ModelAdmin):
     list_select_related = ("category", "department", "assignee")
     search_fields = ("tracking_code", "title", "external_ref")
     date_hierarchy = "received_at"
-    inlines = [ReplyInline, CoHandlingInline, AttachmentInline, EventInline]
+    inlines = [ReplyInline, SurveyInline, CoHandlingInline, AttachmentInline, EventInline]
     readonly_fields = (
         "tracking_code",
         "status",
@@ -296,8 +324,113 @@ class EventAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(ApprovalRule)
+class ApprovalRuleAdmin(admin.ModelAdmin):
+    """Which replies need approval, beyond urgent, critical and sensitive ones."""
+
+    list_display = ("name", "category", "kind", "priority", "levels", "is_active")
+    list_filter = ("is_active", "levels", "kind", "priority")
+    search_fields = ("name", "category__name_zh", "category__name_en", "category__code")
+    autocomplete_fields = ("category",)
+
+
+@admin.register(Survey)
+class SurveyAdmin(admin.ModelAdmin):
+    """Satisfaction surveys, read-only: answers come from petitioners or phone calls."""
+
+    list_display = (
+        "complaint",
+        "round",
+        "sent_at",
+        "closes_at",
+        "outcome",
+        "rating",
+        "resolved",
+        "via",
+    )
+    list_filter = ("outcome", "via", "rating", "resolved")
+    search_fields = ("complaint__tracking_code",)
+    date_hierarchy = "sent_at"
+    list_select_related = ("complaint",)
+    exclude = ("token_hash",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(ReplyTemplate)
 class ReplyTemplateAdmin(admin.ModelAdmin):
     list_display = ("name", "category", "language", "is_active", "updated_at")
     list_filter = ("is_active", "language", "category")
     search_fields = ("name", "body")
+
+
+# --- Personal data requests -------------------------------------------------------------
+
+from complaints.models import DataRequest  # noqa: E402
+
+
+@admin.register(DataRequest)
+class DataRequestAdmin(admin.ModelAdmin):
+    """Requests for a copy or erasure of personal data: to find and read them here.
+
+    They are recorded and decided in the console (``/console/data-requests/``), which
+    writes the events on the complaints' timelines and anonymises on erasure; so nothing
+    is added, decided or deleted here, and only the note stays editable.
+    """
+
+    list_display = (
+        "id",
+        "kind",
+        "status",
+        "requester",
+        "received_at",
+        "received_by",
+        "decided_at",
+        "decided_by",
+    )
+    list_filter = ("status", "kind", "received_at", "decided_at")
+    list_select_related = ("petitioner", "received_by", "decided_by")
+    date_hierarchy = "received_at"
+    fields = (
+        "kind",
+        "status",
+        "requester",
+        "verified_by",
+        "note",
+        "received_at",
+        "received_by",
+        "decided_at",
+        "decided_by",
+        "refusal_reason",
+    )
+    readonly_fields = tuple(f for f in fields if f != "note")
+
+    def get_search_fields(self, request: HttpRequest) -> Any:
+        if _sees_personal_data(request):
+            return (
+                "=id",
+                "verified_by",
+                "petitioner__name",
+                "petitioner__phone",
+                "petitioner__email",
+            )
+        return ("=id", "petitioner__name")  # searching by phone would confirm a number
+
+    @admin.display(description=_("petitioner"))
+    def requester(self, obj: DataRequest) -> str:
+        person = obj.petitioner
+        contact = privacy.mask_phone(person.phone) or privacy.mask_email(person.email)
+        return " · ".join(part for part in (str(person), contact) if part)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

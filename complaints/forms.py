@@ -8,12 +8,45 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
 
 from complaints import tracking
-from complaints.models import Complaint
+from complaints.models import Complaint, Delivery
 from routing.models import Category, Department
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input; each is checked by intake.files when submitted."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"multiple": True}))
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        if len(files) > settings.ATTACHMENT_MAX_COUNT:
+            raise forms.ValidationError(
+                _("Attach at most %(count)d files."),
+                params={"count": settings.ATTACHMENT_MAX_COUNT},
+            )
+        for file in files:
+            if file.size and file.size > settings.ATTACHMENT_MAX_BYTES:
+                raise forms.ValidationError(
+                    _("“%(name)s” is larger than the limit of %(limit)s MB."),
+                    params={
+                        "name": file.name,
+                        "limit": f"{settings.ATTACHMENT_MAX_BYTES / 1024 / 1024:g}",
+                    },
+                )
+        return [super(MultipleFileField, self).clean(file, initial) for file in files]
 
 
 class ClassifyForm(forms.Form):
@@ -81,3 +114,81 @@ class MergeForm(forms.Form):
             raise forms.ValidationError(_("No complaint has this tracking code."))
         cleaned["into_id"] = target.pk
         return cleaned
+
+
+RATING_CHOICES = [
+    ("5", _("5 — very satisfied")),
+    ("4", _("4 — satisfied")),
+    ("3", _("3 — neither")),
+    ("2", _("2 — dissatisfied")),
+    ("1", _("1 — very dissatisfied")),
+]
+
+
+class SurveyForm(forms.Form):
+    """The satisfaction survey: on the portal, and for answers taken by phone."""
+
+    resolved = forms.TypedChoiceField(
+        label=_("Was your matter resolved?"),
+        choices=[("yes", _("Yes")), ("no", _("No"))],
+        coerce=lambda value: value == "yes",
+        widget=forms.RadioSelect,
+    )
+    rating = forms.TypedChoiceField(
+        label=_("How satisfied are you with how it was handled?"),
+        choices=RATING_CHOICES,
+        coerce=int,
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(
+        label=_("Anything you would like to tell us?"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class WithdrawForm(forms.Form):
+    """The petitioner withdraws their complaint from the tracking page."""
+
+    reason = forms.CharField(
+        label=_("Why do you withdraw it? (optional)"),
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    confirm = forms.BooleanField(
+        label=_("Yes, withdraw this matter. It will not be handled any further."),
+        required=True,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class DeliveryForm(forms.Form):
+    """Staff record how a letter or an oral reply reached the petitioner."""
+
+    note = forms.CharField(
+        label=_("How and when was it delivered?"),
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("For example: posted by registered mail no. …; phoned at 15:20 and read out."),
+    )
+
+
+class SendReplyForm(forms.Form):
+    """How the reply goes out; the page narrows the choices to those possible."""
+
+    delivery = forms.ChoiceField(
+        label=_("Send by"),
+        choices=Delivery.choices,
+        required=False,
+        widget=forms.RadioSelect,
+        help_text=_("The way the complaint came in is chosen; change it if the petitioner asked."),
+    )

@@ -67,6 +67,15 @@ OPEN_STATES = ("received", "needs_info", "classified", "assigned", "in_progress"
 FINISHED_STATES = ("closed", "rejected", "merged", "withdrawn")
 
 
+class CloseReason(models.TextChoices):
+    """Why a replied complaint was closed."""
+
+    SURVEY = "survey", _("survey answered")
+    NO_RESPONSE = "no_response", _("no answer to the survey")
+    STAFF = "staff", _("closed by staff")
+    REVIEWED = "reviewed", _("closed after a supervisor's review")
+
+
 class Supervision(models.TextChoices):
     """督办: a complaint whose limit passed is supervised; red once escalated further."""
 
@@ -214,6 +223,20 @@ class Complaint(FSMModelMixin, models.Model):
         _("supervision"), max_length=10, choices=Supervision, blank=True, editable=False
     )
 
+    # Closing the loop: how often the petitioner was not satisfied (二次办理), whether a
+    # second dissatisfaction waits for a supervisor's review, and why it closed.
+    reopen_count = models.PositiveSmallIntegerField(_("times reopened"), default=0, editable=False)
+    review_requested_at = models.DateTimeField(
+        _("review requested"), null=True, blank=True, editable=False
+    )
+    close_reason = models.CharField(
+        _("closed because"), max_length=20, choices=CloseReason, blank=True, editable=False
+    )
+    archived_at = models.DateTimeField(_("archived"), null=True, blank=True, editable=False)
+    # Personal data removed after the retention period or on an erasure request; the
+    # complaint stays for the statistics.
+    anonymised_at = models.DateTimeField(_("anonymised"), null=True, blank=True, editable=False)
+
     class Meta:
         verbose_name = _("complaint")
         verbose_name_plural = _("complaints")
@@ -254,6 +277,8 @@ class Complaint(FSMModelMixin, models.Model):
             ("view_audit_log", _("Can read the audit log")),
             ("request_extension_complaint", _("Can ask for more time (extension)")),
             ("decide_extension_complaint", _("Can approve or refuse extensions")),
+            ("record_survey_complaint", _("Can enter survey answers taken by phone")),
+            ("deliver_reply_complaint", _("Can record letters posted and oral replies given")),
         ]
 
     def __str__(self) -> str:
@@ -262,11 +287,6 @@ class Complaint(FSMModelMixin, models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATES
-
-    @property
-    def needs_approval(self) -> bool:
-        """Urgent and critical replies are approved by a department head before sending."""
-        return self.priority != self.Priority.NORMAL
 
     # --- Transitions ------------------------------------------------------------------
     # Each one: sources → target, a permission (role and scope), and guards that raise
@@ -416,15 +436,13 @@ class Complaint(FSMModelMixin, models.Model):
         source=Status.IN_PROGRESS,
         target=Status.REPLIED,
         permission=transition_permission("reply"),
-        custom={"label": _("Send reply")},
+        custom={"label": _("Send reply"), "form": "complaints.forms.SendReplyForm"},
     )
     def reply(self, *, reply: Any) -> None:
         if reply is None or not reply.body.strip():
             raise GuardFailed(_("Write the reply before sending it."))
-        if self.needs_approval and reply.approved_at is None:
-            raise GuardFailed(
-                _("An urgent reply must be approved by the department head before it is sent.")
-            )
+        if reply.approved_level < reply.required_levels:
+            raise GuardFailed(_("This reply must be approved before it is sent."))
         self.replied_at = timezone.now()
 
     @transition(
@@ -434,8 +452,10 @@ class Complaint(FSMModelMixin, models.Model):
         permission=transition_permission("close"),
         custom={"label": pgettext_lazy("complaint action", "Close")},
     )
-    def close(self) -> None:
+    def close(self, *, reason: str = CloseReason.STAFF) -> None:
         self.closed_at = timezone.now()
+        self.close_reason = reason
+        self.review_requested_at = None
 
     @transition(
         field=status,
@@ -448,6 +468,8 @@ class Complaint(FSMModelMixin, models.Model):
         if not (reason or "").strip():
             raise GuardFailed(_("Say why the petitioner is not satisfied."))
         self.replied_at = None
+        self.reopen_count += 1
+        self.review_requested_at = None
 
     @transition(
         field=status,
@@ -499,7 +521,7 @@ class Complaint(FSMModelMixin, models.Model):
         custom={"label": _("Archive")},
     )
     def archive(self) -> None:
-        pass
+        self.archived_at = timezone.now()
 
 
 def attachment_path(instance: Attachment, filename: str) -> str:
@@ -518,6 +540,15 @@ class Attachment(models.Model):
     content_type = models.CharField(_("media type"), max_length=100)
     size = models.PositiveBigIntegerField(_("size"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)
+    # Sent with a reply (the handler attached it to the answer), not received.
+    reply = models.ForeignKey(
+        "Reply",
+        verbose_name=_("reply"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="attachments",
+    )
     # Shown inside an e-mail's body (cid:) rather than attached by the sender.
     is_inline = models.BooleanField(_("inline image"), default=False)
     content_id = models.CharField(_("content id"), max_length=255, blank=True)
@@ -540,8 +571,24 @@ class Attachment(models.Model):
         return self.original_name
 
 
+class Delivery(models.TextChoices):
+    """How a reply reaches the petitioner: the channel of origin, where it can carry one."""
+
+    EMAIL = "email", _("E-mail")
+    SMS = "sms", _("Text message with a link")
+    LETTER = "letter", _("Printed letter")
+    ORAL = "oral", _("Oral reply (phone or in person)")
+    PORTAL = "portal", _("Tracking page and integration")
+
+
 class Reply(models.Model):
-    """The answer to the petitioner: drafted, approved when needed, then sent."""
+    """The answer to the petitioner: drafted, approved when needed, then sent.
+
+    ``approved_level`` counts the approval levels the current text has passed (department
+    head = 1, supervisor = 2); rewriting the text starts again at 0. ``approved_at`` is set
+    once every required level has approved. A reply sent back carries the approver's
+    comment until it is rewritten.
+    """
 
     complaint = models.ForeignKey(
         Complaint, verbose_name=_("complaint"), on_delete=models.PROTECT, related_name="replies"
@@ -563,7 +610,16 @@ class Reply(models.Model):
         related_name="+",
     )
     approved_at = models.DateTimeField(_("approved"), null=True, blank=True)
+    # Levels the reply needs (complaints.approvals.required_levels, computed when drafted
+    # and again when sent) and levels its current text has passed.
+    required_levels = models.PositiveSmallIntegerField(_("approval levels needed"), default=0)
+    approved_level = models.PositiveSmallIntegerField(_("approval levels passed"), default=0)
+    returned_comment = models.TextField(_("sent back with"), blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    delivery = models.CharField(_("delivered by"), max_length=10, choices=Delivery, blank=True)
+    # Letters and oral replies are delivered by people: they record when and how.
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    delivery_note = models.TextField(_("delivery record"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -582,6 +638,216 @@ class Reply(models.Model):
 
     def __str__(self) -> str:
         return self.body[:60]
+
+
+class ReplyApproval(models.Model):
+    """One approver's decision on one text of a reply, at one level."""
+
+    class Decision(models.TextChoices):
+        APPROVED = "approved", _("approved")
+        RETURNED = "returned", _("sent back")
+
+    reply = models.ForeignKey(
+        Reply, verbose_name=_("reply"), on_delete=models.PROTECT, related_name="approvals"
+    )
+    level = models.PositiveSmallIntegerField(_("level"))
+    decision = models.CharField(_("decision"), max_length=10, choices=Decision)
+    comment = models.TextField(_("comment"), blank=True)
+    # The text decided on, so the record stays true after the draft is rewritten.
+    body_sha256 = models.CharField(max_length=64)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("approver"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("reply approval")
+        verbose_name_plural = _("reply approvals")
+        ordering = ["decided_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.reply_id} L{self.level} {self.decision}"
+
+
+class ApprovalRule(models.Model):
+    """Replies that need approval beyond the built-in rule, and how many levels.
+
+    Built in: urgent, critical and sensitive complaints need the department head's
+    approval (one level). A rule adds categories (with their sub-categories), kinds or
+    priorities, and may ask for a second level (a supervisor). The most levels of all
+    matching rules apply.
+    """
+
+    name = models.CharField(pgettext_lazy("rule", "name"), max_length=100)
+    category = models.ForeignKey(
+        "routing.Category",
+        verbose_name=_("category"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Empty: every category."),
+    )
+    kind = models.CharField(
+        _("kind"),
+        max_length=20,
+        choices=Complaint.Kind,
+        blank=True,
+        help_text=_("Empty: every kind."),
+    )
+    priority = models.CharField(
+        _("priority"),
+        max_length=10,
+        choices=Complaint.Priority,
+        blank=True,
+        help_text=_("Empty: every priority."),
+    )
+    levels = models.PositiveSmallIntegerField(
+        _("approval levels"),
+        default=1,
+        choices=[(1, _("Department head")), (2, _("Department head, then a supervisor"))],
+    )
+    is_active = models.BooleanField(_("in use"), default=True)
+
+    class Meta:
+        verbose_name = _("approval rule")
+        verbose_name_plural = _("approval rules")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Survey(models.Model):
+    """The satisfaction follow-up (回访) after one reply: one per round of handling.
+
+    The petitioner answers through a link with a token (its hash is stored), or staff
+    enter the answer of a phone call. Without an answer by ``closes_at`` the complaint
+    closes as "no response".
+    """
+
+    class Via(models.TextChoices):
+        LINK = "link", _("online, through the link")
+        PHONE = "phone", _("by phone, entered by staff")
+
+    class Outcome(models.TextChoices):
+        SATISFIED = "satisfied", _("satisfied")
+        DISSATISFIED = "dissatisfied", _("not satisfied")
+        NO_RESPONSE = "no_response", _("no response")
+
+    complaint = models.ForeignKey(
+        Complaint, verbose_name=_("complaint"), on_delete=models.PROTECT, related_name="surveys"
+    )
+    round = models.PositiveSmallIntegerField(_("round"))
+    reply = models.ForeignKey(
+        Reply, verbose_name=_("reply"), on_delete=models.PROTECT, related_name="surveys"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    sent_at = models.DateTimeField(_("sent"), default=timezone.now)
+    closes_at = models.DateTimeField(_("open until"), db_index=True)
+    answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
+    via = models.CharField(_("answered"), max_length=10, choices=Via, blank=True)
+    resolved = models.BooleanField(_("resolved"), null=True, blank=True)
+    rating = models.PositiveSmallIntegerField(_("satisfaction"), null=True, blank=True)
+    comment = models.TextField(_("comment"), blank=True)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("entered by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome, blank=True)
+
+    class Meta:
+        verbose_name = _("satisfaction survey")
+        verbose_name_plural = _("satisfaction surveys")
+        ordering = ["complaint", "round"]
+        constraints = [
+            models.UniqueConstraint(fields=["complaint", "round"], name="survey_one_per_round"),
+            models.CheckConstraint(
+                condition=models.Q(rating__isnull=True) | models.Q(rating__gte=1, rating__lte=5),
+                name="survey_rating_1_to_5",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["closes_at"],
+                condition=models.Q(outcome=""),
+                name="survey_waiting",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.complaint_id} #{self.round}"
+
+    @property
+    def is_open(self) -> bool:
+        return not self.outcome
+
+
+class DataRequest(models.Model):
+    """A petitioner's request about their personal data: a copy of it, or its erasure.
+
+    Staff record the request after checking who asks (the tracking code and secret, or an
+    ID seen at the window), and decide it; every step is on the complaints' timelines.
+    """
+
+    class Kind(models.TextChoices):
+        EXPORT = "export", _("copy of my data")
+        ERASURE = "erasure", _("erase my data")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        DONE = "done", _("done")
+        REFUSED = "refused", _("refused")
+
+    kind = models.CharField(_("request"), max_length=10, choices=Kind)
+    status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.OPEN)
+    petitioner = models.ForeignKey(
+        Petitioner,
+        verbose_name=_("petitioner"),
+        on_delete=models.PROTECT,
+        related_name="data_requests",
+    )
+    verified_by = models.CharField(
+        _("identity checked by"),
+        max_length=200,
+        help_text=_("How the requester proved who they are: tracking code and secret, ID card…"),
+    )
+    note = models.TextField(_("note"), blank=True)
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    refusal_reason = models.TextField(_("reason for refusal"), blank=True)
+
+    class Meta:
+        verbose_name = _("personal data request")
+        verbose_name_plural = _("personal data requests")
+        ordering = ["-received_at", "-id"]
+        permissions = [("decide_datarequest", _("Can decide personal data requests"))]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
 
 
 class CoHandlingTask(models.Model):
@@ -660,6 +926,15 @@ EVENT_LABELS = {
     "attachment.added": _("Attachment added"),
     "reply.drafted": _("Reply drafted"),
     "reply.approved": _("Reply approved"),
+    "reply.returned": _("Reply sent back"),
+    "reply.delivered": _("Reply delivered"),
+    "survey.answered": _("Satisfaction survey answered"),
+    "survey.expired": _("No answer to the survey"),
+    "complaint.review_requested": _("Not satisfied again: supervisor review"),
+    "personal_data.exported": _("Personal data exported"),
+    "personal_data.anonymised": _("Personal data anonymised"),
+    "data_request.received": _("Personal data request received"),
+    "data_request.decided": _("Personal data request decided"),
     "complaint.plan_recorded": _("Handling plan"),
     "complaint.petitioner_contacted": _("Petitioner contacted"),
     "routing.critical_suggested": _("Looks critical: waiting for a dispatcher"),

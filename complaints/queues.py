@@ -102,11 +102,15 @@ def _inbox(user: User) -> Q:
 
 
 def _approval(user: User) -> Q:
-    drafts = Reply.objects.filter(sent_at__isnull=True, approved_at__isnull=True)
-    waiting = Q(status=Complaint.Status.IN_PROGRESS, pk__in=drafts.values("complaint_id"))
+    drafts = Reply.objects.filter(
+        sent_at__isnull=True, approved_level__lt=F("required_levels"), returned_comment=""
+    )
     if permissions.has_wide_scope(user):
+        waiting = Q(status=Complaint.Status.IN_PROGRESS, pk__in=drafts.values("complaint_id"))
         return waiting
-    # A co-handling department sees the complaint, but the lead department replies.
+    # A head gives the first level; the lead department replies, not co-handlers.
+    first = drafts.filter(approved_level=0)
+    waiting = Q(status=Complaint.Status.IN_PROGRESS, pk__in=first.values("complaint_id"))
     return waiting & Q(department_id=user.department_id)
 
 

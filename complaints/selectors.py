@@ -105,3 +105,45 @@ def earlier_petitions(complaint: Complaint) -> int:
         .exclude(pk=complaint.pk)
         .count()
     )
+
+
+# --- Replies that worked ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GoodReply:
+    complaint: Complaint
+    reply: Reply
+    rating: int
+    similarity: float
+
+
+def well_rated_replies(complaint: Complaint, *, limit: int = 3) -> list[GoodReply]:
+    """Replies to similar past complaints that their petitioners rated well (4–5, resolved).
+
+    Candidates share the category (or, without one, the kind); the most recent few hundred
+    are compared with this complaint's text by character-bigram similarity, and the most
+    similar are offered to the handler as a starting point.
+    """
+    from complaints.models import Survey
+    from complaints.text import similarity
+
+    surveys = (
+        Survey.objects.filter(rating__gte=4, resolved=True, complaint__anonymised_at__isnull=True)
+        .exclude(complaint=complaint)
+        .select_related("complaint", "reply")
+        .order_by("-answered_at")
+    )
+    if complaint.category_id is not None:
+        surveys = surveys.filter(complaint__category_id=complaint.category_id)
+    else:
+        surveys = surveys.filter(complaint__kind=complaint.kind)
+    text = f"{complaint.title}\n{complaint.content}"
+    scored = []
+    for survey in surveys[:300]:
+        other = survey.complaint
+        score = similarity(text, f"{other.title}\n{other.content}")
+        if score >= 0.2:
+            scored.append(GoodReply(other, survey.reply, survey.rating or 0, score))
+    scored.sort(key=lambda good: (good.similarity, good.rating), reverse=True)
+    return scored[:limit]

@@ -15,28 +15,39 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
+from django.conf import settings
 from django.core.files.base import File
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import Transition
 
 from accounts.models import User
-from complaints import permissions, privacy, tracking
+from complaints import approvals, outreach, permissions, privacy, surveys, tracking
+from complaints import people as people_of
 from complaints.errors import Conflict, GuardFailed, InvalidTransition, NotFound, PermissionDenied
 from complaints.models import (
+    FINISHED_STATES,
     OPEN_STATES,
     Attachment,
+    CloseReason,
     CoHandlingTask,
     Complaint,
+    Delivery,
     Event,
     Petitioner,
     Reply,
+    ReplyApproval,
+    Survey,
 )
+from complaints.selectors import same_person as selectors_same_person
 from complaints.signals import complaint_changed, event_recorded
+from notifications.services import notify
 
 # The event each transition writes; the dotted names are part of the audit log's format.
 EVENT_KIND = {
@@ -121,6 +132,8 @@ def _verb_label(verb: str) -> str:
         "record_contact": _("Record contact with petitioner"),
         "request_extension": _("Ask for more time"),
         "decide_extension": _("Decide on extension"),
+        "deliver_reply": _("Record delivery of the reply"),
+        "record_survey": _("Enter survey answer"),
     }
     return labels.get(verb) or action_label(verb)
 
@@ -339,7 +352,11 @@ def _unused_tracking_code(received_at: datetime) -> str:
 
 
 def _store_attachment(
-    complaint: Complaint, upload: UploadedFileLike, actor: User | None
+    complaint: Complaint,
+    upload: UploadedFileLike,
+    actor: User | None,
+    *,
+    reply: Reply | None = None,
 ) -> Attachment:
     digest = hashlib.sha256()
     size = 0
@@ -356,6 +373,7 @@ def _store_attachment(
         is_inline=bool(getattr(upload, "inline", False)),
         content_id=str(getattr(upload, "content_id", ""))[:255],
         uploaded_by=actor,
+        reply=reply,
     )
     attachment.file.save(name, File(upload), save=False)  # type: ignore[arg-type]
     attachment.save()
@@ -371,6 +389,7 @@ def add_attachment(
 ) -> Attachment:
     with transaction.atomic():
         complaint = _lock(complaint_id, None)
+        _refuse_archived(complaint)
         _require(actor, complaint, "add_note")
         attachment = _store_attachment(complaint, upload, actor)
         _touch(complaint)
@@ -473,15 +492,26 @@ def assign(
 def reject(
     *, complaint_id: int, reason: str, actor: User | None, expected_version: int | None = None
 ) -> Complaint:
-    """received/classified → rejected: out of scope or spam; the reason goes to the petitioner."""
-    return _transition(
-        complaint_id,
-        "reject",
-        actor=actor,
-        expected_version=expected_version,
-        reason=reason,
-        payload={"reason": reason},
-    )
+    """received/classified → rejected (不予受理): the reason goes to the petitioner."""
+    with transaction.atomic():
+        complaint = _transition(
+            complaint_id,
+            "reject",
+            actor=actor,
+            expected_version=expected_version,
+            reason=reason,
+            payload={"reason": reason},
+        )
+        outreach.tell(
+            complaint,
+            kind="complaint.rejected",
+            key=f"rejected:{complaint.pk}",
+            compose=lambda: (
+                _("Your complaint %(code)s was not accepted") % {"code": complaint.tracking_code},
+                _("Reason: %(reason)s") % {"reason": reason},
+            ),
+        )
+    return complaint
 
 
 def merge(
@@ -516,6 +546,20 @@ def merge(
             "complaint.duplicate_merged",
             actor=actor,
             payload={"duplicate": complaint.tracking_code},
+        )
+        outreach.tell(
+            complaint,
+            kind="complaint.merged",
+            key=f"merged:{complaint.pk}",
+            compose=lambda: (
+                _("Your complaint %(code)s is handled together with another one")
+                % {"code": complaint.tracking_code},
+                _(
+                    "Others reported the same matter; it is handled once, as %(other)s. "
+                    "You will receive its reply, and your tracking code keeps working."
+                )
+                % {"other": target.tracking_code},
+            ),
         )
     return complaint
 
@@ -634,6 +678,7 @@ def add_supplement(
         raise GuardFailed(_("Write something or attach a file."))
     with transaction.atomic():
         complaint = _lock(complaint_id, None)
+        _refuse_archived(complaint)
         _require(actor, complaint, "supply_info")
         stored = [_store_attachment(complaint, upload, actor) for upload in attachments]
         names = [a.original_name for a in stored]
@@ -805,6 +850,7 @@ def record_contact(*, complaint_id: int, note: str, actor: User | None) -> Event
         raise GuardFailed(_("Say how the petitioner was contacted and what was agreed."))
     with transaction.atomic():
         complaint = _lock(complaint_id, None)
+        _refuse_archived(complaint)
         _refuse_outside(complaint, actor, "record_contact", *OPEN_STATES, Complaint.Status.REPLIED)
         _require(actor, complaint, "request_info")
         _touch(complaint)
@@ -822,8 +868,21 @@ def add_note(*, complaint_id: int, body: str, actor: User) -> Event:
         raise GuardFailed(_("The note is empty."))
     with transaction.atomic():
         complaint = _lock(complaint_id, None)
+        _refuse_archived(complaint)
         _require(actor, complaint, "add_note")
         return _record(complaint, "complaint.note_added", actor=actor, payload={"body": body})
+
+
+def _refuse_archived(complaint: Complaint) -> None:
+    """An archived complaint is a record: read, searched, exported, never changed.
+
+    Nor does an anonymised one take new entries: they would bring personal data back.
+    """
+    if complaint.status == Complaint.Status.ARCHIVED or complaint.anonymised_at is not None:
+        raise GuardFailed(
+            _("%(code)s is archived and can no longer be changed.")
+            % {"code": complaint.tracking_code}
+        )
 
 
 def _unit_payload(department: Any, assignee: User | None) -> dict[str, Any]:
@@ -850,9 +909,18 @@ def _refuse_outside(complaint: Complaint, actor: User | None, verb: str, *states
 
 
 def draft_reply(
-    *, complaint_id: int, body: str, actor: User | None, expected_version: int | None = None
+    *,
+    complaint_id: int,
+    body: str,
+    actor: User | None,
+    expected_version: int | None = None,
+    attachments: Sequence[UploadedFileLike] = (),
 ) -> Reply:
-    """Write or rewrite the reply. Rewriting voids an earlier approval."""
+    """Write or rewrite the reply, with files to send along. Rewriting voids approvals.
+
+    The approval levels the reply needs are decided now (``complaints.approvals``), for
+    the approval queue, and again by the rules in force when it is approved and sent.
+    """
     if not (body or "").strip():
         raise GuardFailed(_("Write the reply before saving it."))
     with transaction.atomic():
@@ -860,20 +928,71 @@ def draft_reply(
         _refuse_outside(complaint, actor, "draft_reply", Complaint.Status.IN_PROGRESS)
         _require(actor, complaint, "draft_reply")
         draft = _current_draft(complaint) or Reply(complaint=complaint)
+        # New files change what goes out as much as new words: approvals start again.
+        changed = draft.pk is None or draft.body != body or bool(attachments)
         draft.body = body
-        draft.author = actor
-        draft.approved_by = None
-        draft.approved_at = None
+        if changed or actor is None or draft.author_id != actor.pk:
+            draft.author = actor
+            draft.approved_by = None
+            draft.approved_at = None
+            draft.approved_level = 0
+            draft.returned_comment = ""
+        draft.required_levels = approvals.required_levels(complaint)
         draft.save()
+        stored = [
+            _store_attachment(complaint, upload, actor, reply=draft) for upload in attachments
+        ]
         _touch(complaint)
-        _record(complaint, "reply.drafted", actor=actor, payload={"reply_id": draft.pk})
+        _record(
+            complaint,
+            "reply.drafted",
+            actor=actor,
+            payload={
+                "reply_id": draft.pk,
+                "approval_levels": draft.required_levels,
+                **({"attachments": [a.original_name for a in stored]} if stored else {}),
+            },
+        )
+        if draft.required_levels and changed:
+            _ask_for_approval(complaint, draft)
     return draft
+
+
+def _ask_for_approval(complaint: Complaint, draft: Reply) -> None:
+    """Tell the approvers of the next level that a draft waits for them."""
+    level = draft.approved_level + 1
+    people = people_of.heads_of(complaint.department_id) if level == 1 else people_of.supervisors()
+    # Nobody approves their own text, nor two levels of it (approvals.check_approver).
+    passed = set(
+        ReplyApproval.objects.filter(
+            reply=draft,
+            decision=ReplyApproval.Decision.APPROVED,
+            body_sha256=approvals.text_digest(draft.body),
+            level__lte=draft.approved_level,
+        ).values_list("actor_id", flat=True)
+    )
+    people = [p for p in people if p.pk != draft.author_id and p.pk not in passed]
+    notify(
+        people,
+        kind="reply.approval_requested",
+        compose=lambda r: (
+            _("%(code)s: a reply waits for your approval") % {"code": complaint.tracking_code},
+            complaint.title,
+        ),
+        key=(
+            f"reply.approval:{draft.pk}:{approvals.text_digest(draft.body)[:16]}"
+            f":{draft.attachments.count()}:{level}"
+        ),
+        channels=["in_app", "email"],
+        complaint_id=complaint.pk,
+        url=reverse("console:complaint", args=[complaint.pk]),
+    )
 
 
 def approve_reply(
     *, complaint_id: int, actor: User | None, expected_version: int | None = None
 ) -> Reply:
-    """A department head approves the current draft, exactly as written."""
+    """An approver passes the current draft, exactly as written, at the next level."""
     with transaction.atomic():
         complaint = _lock(complaint_id, expected_version)
         _refuse_outside(complaint, actor, "approve_reply", Complaint.Status.IN_PROGRESS)
@@ -881,32 +1000,231 @@ def approve_reply(
         draft = _current_draft(complaint)
         if draft is None:
             raise GuardFailed(_("There is no draft reply to approve."))
-        draft.approved_by = actor
-        draft.approved_at = timezone.now()
+        draft.required_levels = approvals.required_levels(complaint)
+        level = approvals.check_approver(draft, actor)
+        if actor is not None:
+            ReplyApproval.objects.create(
+                reply=draft,
+                level=level,
+                decision=ReplyApproval.Decision.APPROVED,
+                body_sha256=approvals.text_digest(draft.body),
+                actor=actor,
+            )
+        draft.approved_level = level
+        draft.returned_comment = ""
+        if approvals.is_approved(draft):
+            draft.approved_by = actor
+            draft.approved_at = timezone.now()
         draft.save()
         _touch(complaint)
-        _record(complaint, "reply.approved", actor=actor, payload={"reply_id": draft.pk})
+        _record(
+            complaint,
+            "reply.approved",
+            actor=actor,
+            payload={"reply_id": draft.pk, "level": level, "of": draft.required_levels},
+        )
+        if not approvals.is_approved(draft):
+            _ask_for_approval(complaint, draft)
+        elif draft.author is not None and draft.author != actor:
+            notify(
+                [draft.author],
+                kind="reply.approved",
+                compose=lambda r: (
+                    _("%(code)s: your reply is approved and can be sent")
+                    % {"code": complaint.tracking_code},
+                    complaint.title,
+                ),
+                key=f"reply.approved:{draft.pk}:{approvals.text_digest(draft.body)[:16]}",
+                channels=["in_app"],
+                complaint_id=complaint.pk,
+                url=reverse("console:complaint", args=[complaint.pk]),
+            )
+    return draft
+
+
+def return_reply(
+    *,
+    complaint_id: int,
+    comment: str,
+    actor: User | None,
+    expected_version: int | None = None,
+) -> Reply:
+    """An approver sends the draft back with what to change; earlier approvals lapse."""
+    if not (comment or "").strip():
+        raise GuardFailed(_("Say what should change in the reply."))
+    with transaction.atomic():
+        complaint = _lock(complaint_id, expected_version)
+        _refuse_outside(complaint, actor, "approve_reply", Complaint.Status.IN_PROGRESS)
+        _require(actor, complaint, "approve_reply")
+        draft = _current_draft(complaint)
+        if draft is None:
+            raise GuardFailed(_("There is no draft reply to send back."))
+        if actor is not None:
+            if draft.author_id == actor.pk:
+                raise GuardFailed(_("You wrote this reply: rewrite it instead."))
+            ReplyApproval.objects.create(
+                reply=draft,
+                level=min(draft.approved_level + 1, max(draft.required_levels, 1)),
+                decision=ReplyApproval.Decision.RETURNED,
+                comment=comment,
+                body_sha256=approvals.text_digest(draft.body),
+                actor=actor,
+            )
+        draft.approved_level = 0
+        draft.approved_by = None
+        draft.approved_at = None
+        draft.returned_comment = comment
+        draft.save()
+        _touch(complaint)
+        _record(
+            complaint,
+            "reply.returned",
+            actor=actor,
+            payload={"reply_id": draft.pk, "comment": comment},
+        )
+        if draft.author is not None:
+            notify(
+                [draft.author],
+                kind="reply.returned",
+                compose=lambda r: (
+                    _("%(code)s: your reply was sent back") % {"code": complaint.tracking_code},
+                    comment,
+                ),
+                key=f"reply.returned:{draft.pk}:{ReplyApproval.objects.filter(reply=draft).count()}",
+                channels=["in_app", "email"],
+                complaint_id=complaint.pk,
+                url=reverse("console:complaint", args=[complaint.pk]),
+            )
     return draft
 
 
 def send_reply(
-    *, complaint_id: int, actor: User | None, expected_version: int | None = None
+    *,
+    complaint_id: int,
+    actor: User | None,
+    delivery: str = "",
+    expected_version: int | None = None,
 ) -> Complaint:
-    """in_progress → replied with the current draft (approved first if urgent)."""
+    """in_progress → replied with the current draft, through the channel of origin.
+
+    ``delivery`` overrides the default way (``outreach.default_delivery``) with another
+    possible one. E-mail and SMS go to the outbox; a letter or an oral reply is recorded
+    as delivered by staff later (``record_delivery``); the tracking page delivers at once.
+    A satisfaction survey opens with the reply, its link in the message.
+    """
     with transaction.atomic():
-        draft = _current_draft(_lock(complaint_id, expected_version))
+        complaint = _lock(complaint_id, expected_version)
+        draft = _current_draft(complaint)
+        delivery = delivery or outreach.default_delivery(complaint)
+        if delivery not in outreach.possible_deliveries(complaint):
+            raise GuardFailed(
+                _("The reply cannot go out as “%(way)s”: the petitioner cannot be reached so.")
+                % {"way": Delivery(delivery).label if delivery in Delivery.values else delivery}
+            )
+        if draft is not None:
+            # The rules as they are now: a rule added, or a priority raised, since the
+            # draft was written applies; a priority lowered lifts the need.
+            draft.required_levels = approvals.required_levels(complaint)
         complaint = _transition(
             complaint_id,
             "reply",
             actor=actor,
             expected_version=expected_version,
             reply=draft,
-            payload={"reply_id": draft.pk if draft else None, "body": draft.body if draft else ""},
+            payload={
+                "reply_id": draft.pk if draft else None,
+                "body": draft.body if draft else "",
+                "delivery": delivery,
+            },
         )
         assert draft is not None  # the transition's guard refused a missing draft
         draft.sent_at = complaint.replied_at
-        draft.save(update_fields=["sent_at", "updated_at"])
+        draft.delivery = delivery
+        if delivery == Delivery.PORTAL:
+            draft.delivered_at = complaint.replied_at
+        draft.save()
+        _survey, token = surveys.open_survey(complaint, draft)
+        outreach.send_reply(complaint, draft, survey_token=token)
+        _copy_to_merged(complaint, draft)
     return complaint
+
+
+def _copy_to_merged(complaint: Complaint, reply: Reply) -> None:
+    """Petitioners whose complaints were merged into this one get its reply too."""
+    for duplicate in complaint.duplicates.select_related("petitioner"):
+        if selectors_same_person(duplicate.petitioner, complaint.petitioner):
+            continue  # they get the reply itself already
+        outreach.tell(
+            duplicate,
+            kind="reply.sent_to_duplicate",
+            key=f"reply:{reply.pk}:duplicate:{duplicate.pk}",
+            compose=partial(_answered_notice, duplicate.tracking_code, reply.body),
+        )
+
+
+def _answered_notice(code: str, body: str) -> tuple[str, str]:
+    return _("Your complaint %(code)s has been answered.") % {"code": code}, body
+
+
+def record_delivery(
+    *, complaint_id: int, note: str, actor: User | None, expected_version: int | None = None
+) -> Reply:
+    """Staff record that the letter was posted or the reply was given orally."""
+    if not (note or "").strip():
+        raise GuardFailed(
+            _("Say how and when the reply was delivered (posted, phoned, handed over).")
+        )
+    with transaction.atomic():
+        complaint = _lock(complaint_id, expected_version)
+        _require(actor, complaint, "deliver_reply")
+        reply = complaint.replies.filter(sent_at__isnull=False).order_by("-sent_at").first()
+        if reply is None or complaint.status != Complaint.Status.REPLIED:
+            raise GuardFailed(_("There is no sent reply waiting to be delivered."))
+        if reply.delivered_at is not None:
+            raise GuardFailed(_("This reply is already recorded as delivered."))
+        reply.delivered_at = timezone.now()
+        reply.delivery_note = note
+        reply.save(update_fields=["delivered_at", "delivery_note", "updated_at"])
+        # The petitioner has the reply only now: the survey's window counts from here.
+        window = timedelta(days=settings.SURVEY_WINDOW_DAYS)
+        complaint.surveys.filter(
+            reply=reply, outcome="", closes_at__lt=reply.delivered_at + window
+        ).update(closes_at=reply.delivered_at + window)
+        _touch(complaint)
+        _record(
+            complaint,
+            "reply.delivered",
+            actor=actor,
+            payload={"reply_id": reply.pk, "delivery": reply.delivery, "note": note},
+        )
+    return reply
+
+
+def reply_delivered(*, notification_id: int) -> Reply | None:
+    """The outbox handed a reply's e-mail or SMS to its channel: record it, once."""
+    from notifications.models import Notification
+
+    notification = Notification.objects.filter(pk=notification_id, kind="reply.sent").first()
+    if notification is None or notification.complaint_id is None:
+        return None
+    with transaction.atomic():
+        complaint = _lock(notification.complaint_id, None)
+        # The reply this row carries: a late message of an earlier round must not mark
+        # the reply of a later one as delivered.
+        sent = complaint.replies.filter(sent_at__isnull=False)
+        reply_id = outreach.reply_id_of(notification.dedupe_key)
+        reply = (sent.filter(pk=reply_id) if reply_id else sent.order_by("-sent_at")).first()
+        if reply is None or reply.delivered_at is not None:
+            return reply
+        reply.delivered_at = notification.sent_at or timezone.now()
+        reply.save(update_fields=["delivered_at", "updated_at"])
+        _record(
+            complaint,
+            "reply.delivered",
+            actor=None,
+            payload={"reply_id": reply.pk, "delivery": reply.delivery},
+        )
+    return reply
 
 
 def close(
@@ -916,14 +1234,58 @@ def close(
     actor_label: str = "",
     expected_version: int | None = None,
 ) -> Complaint:
-    """replied → closed: survey answered, survey window over, or closed by staff."""
-    return _transition(
-        complaint_id,
-        "close",
-        actor=actor,
-        actor_label=actor_label,
-        expected_version=expected_version,
+    """replied → closed by staff (or after a supervisor's review of a second dissatisfaction).
+
+    The survey closes complaints itself (``complaints.surveys``), with its own reason.
+    """
+    with transaction.atomic():
+        complaint = _lock(complaint_id, expected_version)
+        reviewed = complaint.review_requested_at is not None
+        if reviewed and actor is not None and not reviews(actor):
+            # Only a supervisor's decision may be recorded as "closed after review".
+            raise PermissionDenied(
+                _("%(code)s waits for a supervisor's review: the petitioner is not satisfied.")
+                % {"code": complaint.tracking_code}
+            )
+        reason = CloseReason.REVIEWED if reviewed else CloseReason.STAFF
+        return close_for(
+            complaint_id,
+            reason=reason,
+            actor=actor,
+            actor_label=actor_label,
+            expected_version=expected_version,
+        )
+
+
+def reviews(actor: User) -> bool:
+    """Supervisors (and administrators): every department, and managing them."""
+    return permissions.has_wide_scope(actor) and actor.has_perm(
+        permissions.perm("manage_department")
     )
+
+
+def close_for(
+    complaint_id: int,
+    *,
+    reason: str,
+    actor: User | None,
+    actor_label: str = "",
+    expected_version: int | None = None,
+    payload: dict[str, Any] | None = None,
+) -> Complaint:
+    """replied → closed, saying why (``CloseReason``); any open survey is settled."""
+    with transaction.atomic():
+        complaint = _transition(
+            complaint_id,
+            "close",
+            actor=actor,
+            actor_label=actor_label,
+            expected_version=expected_version,
+            reason=reason,
+            payload={"reason": reason, **(payload or {})},
+        )
+        complaint.surveys.filter(outcome="").update(outcome=Survey.Outcome.NO_RESPONSE)
+    return complaint
 
 
 def reopen(
@@ -934,16 +1296,185 @@ def reopen(
     actor_label: str = "",
     expected_version: int | None = None,
 ) -> Complaint:
-    """replied → reopened: the petitioner is not satisfied; handling starts again."""
-    return _transition(
-        complaint_id,
-        "reopen",
-        actor=actor,
-        actor_label=actor_label,
-        expected_version=expected_version,
-        reason=reason,
-        payload={"reason": reason},
+    """replied → reopened: the petitioner is not satisfied; handling starts again (二次办理).
+
+    It goes back to the same department and handler, with limits of its own (the SLA
+    engine opens accept and cycle again); the handler and the department's heads are told.
+    """
+    with transaction.atomic():
+        complaint = _transition(
+            complaint_id,
+            "reopen",
+            actor=actor,
+            actor_label=actor_label,
+            expected_version=expected_version,
+            reason=reason,
+            payload={"reason": reason},
+        )
+        complaint.surveys.filter(outcome="").update(outcome=Survey.Outcome.DISSATISFIED)
+        _tell_handling_unit(
+            complaint,
+            kind="complaint.reopened",
+            key=f"reopened:{complaint.pk}:{complaint.reopen_count}",
+            subject=_("%(code)s reopened: the petitioner is not satisfied")
+            % {"code": complaint.tracking_code},
+            body=reason,
+        )
+    return complaint
+
+
+def _tell_handling_unit(
+    complaint: Complaint, *, kind: str, key: str, subject: str, body: str
+) -> None:
+    people = people_of.heads_of(complaint.department_id)
+    if complaint.assignee is not None:
+        people.append(complaint.assignee)
+    notify(
+        people,
+        kind=kind,
+        compose=lambda r: (subject, body),
+        key=key,
+        channels=["in_app", "email"],
+        complaint_id=complaint.pk,
+        url=reverse("console:complaint", args=[complaint.pk]),
     )
+
+
+# --- The satisfaction survey (回访) -------------------------------------------------------
+
+
+def answer_survey(
+    *,
+    survey_id: int,
+    resolved: bool | None,
+    rating: int | None,
+    comment: str = "",
+    actor: User | None = None,
+    actor_label: str = "",
+) -> Survey:
+    """Record the petitioner's answer, then close the complaint or start handling again.
+
+    ``actor`` is the staff member who took the answer by phone; ``None`` with
+    ``actor_label="petitioner"`` is the petitioner through the survey link. Satisfied:
+    the complaint closes. Not satisfied (``surveys.is_dissatisfied``) the first time: it
+    is reopened (二次办理). Not satisfied again: it waits for a supervisor's review, who
+    reopens it once more or closes it.
+    """
+    if resolved is None:
+        raise GuardFailed(_("Say whether the matter was resolved."))
+    if rating is None or not 1 <= rating <= 5:
+        raise GuardFailed(_("Choose a satisfaction rating from 1 to 5."))
+    comment = (comment or "").strip()
+    with transaction.atomic():
+        survey = Survey.objects.filter(pk=survey_id).first()
+        if survey is None:
+            raise NotFound(_("No such survey."))
+        complaint = _lock(survey.complaint_id, None)
+        survey = Survey.objects.select_for_update().get(pk=survey_id)
+        if survey.outcome or complaint.status != Complaint.Status.REPLIED:
+            raise GuardFailed(_("This survey is closed; thank you all the same."))
+        if actor is not None:
+            _require(actor, complaint, "record_survey")
+        dissatisfied = surveys.is_dissatisfied(resolved, rating)
+        survey.resolved, survey.rating, survey.comment = resolved, rating, comment
+        survey.answered_at = timezone.now()
+        survey.via = Survey.Via.PHONE if actor is not None else Survey.Via.LINK
+        survey.entered_by = actor
+        survey.outcome = Survey.Outcome.DISSATISFIED if dissatisfied else Survey.Outcome.SATISFIED
+        survey.save()
+        label = actor_label or ("" if actor else "petitioner")
+        _record(
+            complaint,
+            "survey.answered",
+            actor=actor,
+            actor_label=label,
+            payload={
+                "round": survey.round,
+                "via": survey.via,
+                "resolved": resolved,
+                "rating": rating,
+                "comment": comment,
+                "outcome": survey.outcome,
+            },
+        )
+        why = _("Survey: resolved %(resolved)s, satisfaction %(rating)s/5. %(comment)s") % {
+            "resolved": _("yes") if resolved else _("no"),
+            "rating": rating,
+            "comment": comment,
+        }
+        # What follows is the survey's doing, whoever typed the answer in.
+        if not dissatisfied:
+            close_for(complaint.pk, reason=CloseReason.SURVEY, actor=None, actor_label="survey")
+        elif complaint.reopen_count == 0:
+            reopen(complaint_id=complaint.pk, reason=why.strip(), actor=None, actor_label="survey")
+        else:
+            _request_review(complaint, why.strip())
+    return survey
+
+
+def _request_review(complaint: Complaint, why: str) -> None:
+    """A second dissatisfaction: supervisors review it (reopen once more, or close)."""
+    complaint.review_requested_at = timezone.now()
+    _touch(complaint)
+    _record(
+        complaint,
+        "complaint.review_requested",
+        actor=None,
+        actor_label="survey",
+        payload={"reason": why, "reopened": complaint.reopen_count},
+    )
+    notify(
+        people_of.supervisors(),
+        kind="complaint.review_requested",
+        compose=lambda r: (
+            _("%(code)s: not satisfied again — please review") % {"code": complaint.tracking_code},
+            why,
+        ),
+        key=f"review:{complaint.pk}:{complaint.reopen_count}",
+        channels=["in_app", "email"],
+        complaint_id=complaint.pk,
+        url=reverse("console:complaint", args=[complaint.pk]),
+    )
+
+
+def close_unanswered_surveys(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Close complaints whose survey window passed without an answer ("no response").
+
+    Each complaint in its own transaction, re-checked under its lock, so an answer that
+    arrives at the same moment wins or loses cleanly; safe to run twice at once.
+    """
+    now = now or timezone.now()
+    due = Survey.objects.filter(
+        outcome="", closes_at__lte=now, complaint__status=Complaint.Status.REPLIED
+    ).order_by("closes_at", "pk")
+    closed = 0
+    for survey_id, complaint_id in due.values_list("pk", "complaint_id")[:limit]:
+        with transaction.atomic():
+            complaint = _lock(complaint_id, None)
+            survey = Survey.objects.select_for_update().get(pk=survey_id)
+            if survey.outcome or complaint.status != Complaint.Status.REPLIED:
+                continue
+            survey.outcome = Survey.Outcome.NO_RESPONSE
+            survey.save(update_fields=["outcome"])
+            _record(complaint, "survey.expired", actor=None, payload={"round": survey.round})
+            close_for(complaint.pk, reason=CloseReason.NO_RESPONSE, actor=None)
+            closed += 1
+    return closed
+
+
+def archive_due(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Archive finished complaints closed more than ARCHIVE_AFTER_DAYS ago."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.ARCHIVE_AFTER_DAYS)
+    due = Complaint.objects.filter(status__in=FINISHED_STATES, closed_at__lte=cutoff)
+    archived = 0
+    for complaint_id in due.order_by("closed_at", "pk").values_list("pk", flat=True)[:limit]:
+        try:
+            archive(complaint_id=complaint_id, actor=None)
+        except InvalidTransition:
+            continue  # archived meanwhile by someone else
+        archived += 1
+    return archived
 
 
 def withdraw(
@@ -954,16 +1485,27 @@ def withdraw(
     actor_label: str = "",
     expected_version: int | None = None,
 ) -> Complaint:
-    """Any open state → withdrawn, at the petitioner's request."""
-    return _transition(
-        complaint_id,
-        "withdraw",
-        actor=actor,
-        actor_label=actor_label,
-        expected_version=expected_version,
-        reason=reason,
-        payload={"reason": reason},
-    )
+    """Any open state → withdrawn, at the petitioner's request; whoever handles it is told."""
+    with transaction.atomic():
+        complaint = _transition(
+            complaint_id,
+            "withdraw",
+            actor=actor,
+            actor_label=actor_label,
+            expected_version=expected_version,
+            reason=reason,
+            payload={"reason": reason},
+        )
+        if complaint.department_id is not None:
+            _tell_handling_unit(
+                complaint,
+                kind="complaint.withdrawn",
+                key=f"withdrawn:{complaint.pk}",
+                subject=_("%(code)s was withdrawn by the petitioner")
+                % {"code": complaint.tracking_code},
+                body=reason,
+            )
+    return complaint
 
 
 def archive(

@@ -58,6 +58,12 @@ def _install_beat_schedule(sender: Celery, **kwargs: object) -> None:
         "schedule": crontab(hour=2, minute=10),
         "options": {"expires": 6 * 60 * 60},
     }
+    schedule["close-the-loop"] = {
+        "task": "complaints.tasks.close_the_loop",
+        "schedule": float(settings.LIFECYCLE_SWEEP_INTERVAL),
+        # Close unanswered surveys, archive, anonymise: idempotent, so a missed run waits.
+        "options": {"expires": float(settings.LIFECYCLE_SWEEP_INTERVAL)},
+    }
     if settings.INTAKE_IMAP_HOST:
         schedule["poll-mailbox"] = {
             "task": "intake.tasks.poll_mailbox",

@@ -6,11 +6,11 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from complaints.errors import GuardFailed
+from complaints.forms import MultipleFileField
 from complaints.models import Complaint, ContactPreference, Petitioner
 from intake.submission import Submission, Upload
 
@@ -21,37 +21,6 @@ class PortalForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
-
-
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class MultipleFileField(forms.FileField):
-    """Several files in one input; each is checked by intake.files when submitted."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("widget", MultipleFileInput(attrs={"multiple": True}))
-        kwargs.setdefault("required", False)
-        super().__init__(*args, **kwargs)
-
-    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:
-        files = data if isinstance(data, list | tuple) else [data] if data else []
-        if len(files) > settings.ATTACHMENT_MAX_COUNT:
-            raise forms.ValidationError(
-                _("Attach at most %(count)d files."),
-                params={"count": settings.ATTACHMENT_MAX_COUNT},
-            )
-        for file in files:
-            if file.size and file.size > settings.ATTACHMENT_MAX_BYTES:
-                raise forms.ValidationError(
-                    _("“%(name)s” is larger than the limit of %(limit)s MB."),
-                    params={
-                        "name": file.name,
-                        "limit": f"{settings.ATTACHMENT_MAX_BYTES / 1024 / 1024:g}",
-                    },
-                )
-        return [super(MultipleFileField, self).clean(file, initial) for file in files]
 
 
 class SubmitForm(PortalForm):

@@ -15,10 +15,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
-from complaints import selectors, tracking
-from complaints.errors import GuardFailed
+from complaints import selectors, surveys, tracking
+from complaints import services as complaint_services
+from complaints.errors import GuardFailed, InvalidTransition
+from complaints.forms import SurveyForm, WithdrawForm
 from complaints.models import Complaint
 from intake import ratelimit, services
 from intake.forms import SubmitForm, SupplementForm, TrackForm
@@ -174,7 +176,25 @@ def tracked(request: HttpRequest, code: str) -> HttpResponse:
             else:
                 messages.success(request, _("Thank you. We have received your information."))
                 return HttpResponseRedirect(request.path)
-    return render(
+    return _tracked_page(request, complaint, question=question, form=form)
+
+
+def _tracked_page(
+    request: HttpRequest,
+    complaint: Complaint,
+    *,
+    question: str | None = None,
+    form: SupplementForm | None = None,
+    survey_form: SurveyForm | None = None,
+    withdraw_form: WithdrawForm | None = None,
+) -> HttpResponse:
+    survey = surveys.current(complaint)
+    if survey is not None and survey_form is None:
+        survey_form = SurveyForm()
+    if complaint.is_open and withdraw_form is None:
+        withdraw_form = WithdrawForm()
+    invalid = any(f is not None and f.errors for f in (form, survey_form, withdraw_form))
+    response = render(
         request,
         "intake/tracked.html",
         {
@@ -183,10 +203,124 @@ def tracked(request: HttpRequest, code: str) -> HttpResponse:
             "replies": selectors.sent_replies(complaint),
             "question": question,
             "form": form,
+            "survey": survey,
+            "survey_form": survey_form if survey is not None else None,
+            "withdraw_form": withdraw_form if complaint.is_open else None,
+            "main": complaint.merged_into,
             "max_files": settings.ATTACHMENT_MAX_COUNT,
         },
-        status=400 if form is not None and form.errors else 200,
+        status=400 if invalid else 200,
     )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _tracked_complaint(request: HttpRequest, code: str) -> Complaint | None:
+    if not _may_see(request, code):
+        return None
+    return (
+        Complaint.objects.select_related("category", "department", "merged_into")
+        .filter(tracking_code=code)
+        .first()
+    )
+
+
+@require_POST
+def tracked_survey(request: HttpRequest, code: str) -> HttpResponse:
+    """The survey, answered on the tracking page."""
+    complaint = _tracked_complaint(request, code)
+    if complaint is None:
+        return redirect(f"{reverse('intake:track')}?code={code}")
+    survey = surveys.current(complaint)
+    if survey is None:
+        messages.info(request, _("This survey is closed; thank you all the same."))
+        return redirect("intake:tracked", code=code)
+    form = SurveyForm(request.POST)
+    if not form.is_valid():
+        return _tracked_page(request, complaint, survey_form=form)
+    if _answered(form, survey.pk):
+        messages.success(request, _("Thank you for your answer"))
+    else:
+        # Closed meanwhile (answered through the link, or the window ended): the page
+        # would no longer show the form the error belongs to.
+        messages.info(request, " ".join(str(error) for error in form.non_field_errors()))
+    return redirect("intake:tracked", code=code)
+
+
+def _answered(form: SurveyForm, survey_id: int) -> bool:
+    try:
+        survey = complaint_services.answer_survey(
+            survey_id=survey_id,
+            resolved=form.cleaned_data["resolved"],
+            rating=form.cleaned_data["rating"],
+            comment=form.cleaned_data["comment"],
+            actor_label="petitioner",
+        )
+    except GuardFailed as error:
+        form.add_error(None, str(error))
+        return False
+    return survey is not None
+
+
+@require_POST
+def tracked_withdraw(request: HttpRequest, code: str) -> HttpResponse:
+    """The petitioner withdraws their complaint."""
+    complaint = _tracked_complaint(request, code)
+    if complaint is None:
+        return redirect(f"{reverse('intake:track')}?code={code}")
+    if not complaint.is_open:
+        # The page shows no withdraw form now, so an error on it would not be seen.
+        messages.info(request, _("This matter is already finished; it cannot be withdrawn."))
+        return redirect("intake:tracked", code=code)
+    form = WithdrawForm(request.POST)
+    if form.is_valid():
+        try:
+            complaint_services.withdraw(
+                complaint_id=complaint.pk,
+                reason=form.cleaned_data["reason"],
+                actor=None,
+                actor_label="petitioner",
+            )
+        except (GuardFailed, InvalidTransition) as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, _("Your matter is withdrawn. Thank you for telling us."))
+            return redirect("intake:tracked", code=code)
+    return _tracked_page(request, complaint, withdraw_form=form)
+
+
+@require_http_methods(["GET", "POST"])
+def survey(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in the reply's e-mail or text message: read the reply, answer the survey."""
+    found = surveys.find(token)
+    if found is None:
+        return render(request, "intake/survey.html", {"missing": True}, status=404)
+    complaint = found.complaint
+    posted = request.method == "POST"
+    # Only an open survey takes answers: a closed one shows no form to correct.
+    form = SurveyForm(request.POST if posted and found.is_open else None)
+    answered_now = False
+    if posted and found.answered_at is not None:
+        # Answered already (a second tab, the back button): this answer is not taken.
+        messages.info(request, _("This survey is closed; thank you all the same."))
+    elif form.is_bound and form.is_valid():
+        answered_now = _answered(form, found.pk)
+        if answered_now:
+            found.refresh_from_db()
+    response = render(
+        request,
+        "intake/survey.html",
+        {
+            "survey": found,
+            "complaint": complaint,
+            "reply": found.reply,
+            "form": form,
+            "answered_now": answered_now,
+        },
+        status=400 if form.errors else 200,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def privacy(request: HttpRequest) -> HttpResponse:

@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from notifications import sms
+from notifications import signals, sms
 from notifications.models import Notification
 
 logger = logging.getLogger(__name__)
@@ -136,20 +136,41 @@ def send(notification: Notification, *, sms_backend: sms.BaseSmsBackend | None =
     if notification.channel == Channel.EMAIL:
         link = absolute_url(notification.url)
         body = "\n\n".join(part for part in (notification.body, link) if part)
-        EmailMessage(
+        message = EmailMessage(
             subject=notification.subject,
             body=body,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[notification.address],
             # Marks it as automatic mail (RFC 3834): auto-replies stay away, and Sutong's
-            # own e-mail intake ignores it instead of opening a complaint about it.
-            headers={"Auto-Submitted": "auto-generated", "Content-Language": notification.language},
-        ).send()
+            # own e-mail intake ignores it instead of opening a complaint about it. Threading
+            # headers (In-Reply-To, References) come with the row.
+            headers={
+                "Auto-Submitted": "auto-generated",
+                "Content-Language": notification.language,
+                **(notification.headers or {}),
+            },
+        )
+        for name, content, content_type in _attachments(notification):
+            message.attach(name, content, content_type)
+        message.send()
     elif notification.channel == Channel.SMS:
         backend = sms_backend or sms.get_backend()
         backend.send(notification.address, sms_text(notification))
     else:
         raise ValueError(f"channel {notification.channel!r} is not delivered by a worker")
+
+
+def _attachments(notification: Notification) -> list[tuple[str, bytes, str]]:
+    """The files a row names (complaints.Attachment ids), read from storage."""
+    if not notification.attachment_ids:
+        return []
+    from complaints.models import Attachment
+
+    files = []
+    for attachment in Attachment.objects.filter(pk__in=notification.attachment_ids):
+        with attachment.file.open("rb") as handle:
+            files.append((attachment.original_name, handle.read(), attachment.content_type))
+    return files
 
 
 def sms_text(notification: Notification) -> str:
@@ -187,9 +208,13 @@ def _mine(notification: Notification) -> Q:
 
 
 def _record_sent(notification: Notification) -> None:
-    Notification.objects.filter(_mine(notification)).update(
-        status=Status.SENT, sent_at=timezone.now(), lease_until=None, next_attempt_at=None
+    now = timezone.now()
+    recorded = Notification.objects.filter(_mine(notification)).update(
+        status=Status.SENT, sent_at=now, lease_until=None, next_attempt_at=None
     )
+    if recorded:
+        notification.status, notification.sent_at = Status.SENT, now
+        signals.delivered.send(sender=Notification, notification=notification)
 
 
 def _record_failure(notification: Notification, error: Exception) -> str:

@@ -47,6 +47,10 @@ class Notification(models.Model):
     subject = models.CharField(_("subject"), max_length=300)
     body = models.TextField(_("message"), blank=True)
     url = models.CharField(_("link"), max_length=500, blank=True)
+    # E-mail only: extra headers (In-Reply-To and References thread a reply to the
+    # petitioner's own message) and files to attach (complaints.Attachment ids).
+    headers = models.JSONField(_("headers"), default=dict, blank=True)
+    attachment_ids = models.JSONField(_("attachments"), default=list, blank=True)
     complaint = models.ForeignKey(
         "complaints.Complaint",
         verbose_name=_("complaint"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -51,6 +51,9 @@ class Notice:
     channels: Sequence[str]
     complaint_id: int | None = None
     url: str = ""
+    # E-mail only: extra headers (threading) and complaints.Attachment ids to attach.
+    headers: Mapping[str, str] | None = None
+    attachment_ids: Sequence[int] = ()
 
 
 def notify(
@@ -62,6 +65,8 @@ def notify(
     channels: Sequence[str],
     complaint_id: int | None = None,
     url: str = "",
+    headers: Mapping[str, str] | None = None,
+    attachment_ids: Sequence[int] = (),
 ) -> int:
     """Store a message for each recipient on each channel they can receive; the number stored.
 
@@ -75,7 +80,17 @@ def notify(
     and SMS rows wait as ``pending``, and a delivery task is queued after commit. If the
     broker is down then, the periodic ``deliver_due`` sends them later.
     """
-    notice = Notice(list(recipients), kind, compose, key, channels, complaint_id, url)
+    notice = Notice(
+        list(recipients),
+        kind,
+        compose,
+        key,
+        channels,
+        complaint_id,
+        url,
+        headers,
+        attachment_ids,
+    )
     return notify_many([notice])
 
 
@@ -124,6 +139,8 @@ def _rows(notice: Notice, now: datetime) -> list[Notification]:
                     subject=subject,
                     body=str(body),
                     url=notice.url,
+                    headers=dict(notice.headers or {}) if channel == Channel.EMAIL else {},
+                    attachment_ids=list(notice.attachment_ids) if channel == Channel.EMAIL else [],
                     complaint_id=notice.complaint_id,
                     dedupe_key=_dedupe_key(notice.key, recipient, channel, address),
                     status=Status.SENT if delivered else Status.PENDING,

@@ -2,16 +2,12 @@
 
 Candidates are earlier complaints within ``DUPLICATE_WINDOW_DAYS`` from the same
 petitioner (by normalised phone, e-mail or ID number, or the same petitioner record) or
-about the same place; each is compared by the cosine similarity of character bigrams,
-which works for Chinese and English alike without word segmentation.
+about the same place; each is compared by the cosine similarity of character bigrams
+(``complaints.text``), which works for Chinese and English alike.
 """
 
 from __future__ import annotations
 
-import math
-import re
-import unicodedata
-from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -21,27 +17,8 @@ from django.db.models import Q
 
 from complaints.models import Complaint
 from complaints.selectors import same_person, same_petitioner
+from complaints.text import similarity
 from routing.models import DuplicateCandidate
-
-_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
-
-
-def _bigrams(text: str) -> Counter[str]:
-    compact = _NOISE.sub("", unicodedata.normalize("NFKC", text or "").casefold())
-    compact = re.sub(r"\d+", "0", compact)  # numbers say little about sameness
-    return Counter(compact[i : i + 2] for i in range(max(len(compact) - 1, 1)))
-
-
-def similarity(a: str, b: str) -> float:
-    """Cosine similarity of character bigram counts, 0..1."""
-    left, right = _bigrams(a), _bigrams(b)
-    if not left or not right:
-        return 0.0
-    dot = sum(count * right[gram] for gram, count in left.items())
-    norm = math.sqrt(sum(c * c for c in left.values())) * math.sqrt(
-        sum(c * c for c in right.values())
-    )
-    return dot / norm if norm else 0.0
 
 
 @dataclass(frozen=True)

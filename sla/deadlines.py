@@ -19,7 +19,7 @@ returned                     accept, plan (cancelled)                   assign
 accepted                     accept                                     —
 plan_recorded                plan                                       reply
 replied                      accept, plan, reply, cycle                 follow_up
-closed                       follow_up                                  —
+survey.answered, closed      follow_up                                  —
 reopened                     follow_up                                  accept, cycle
 rejected/merged/withdrawn    everything (cancelled)                     —
 routing.critical_suggested   — (on-call leaders alerted at once, and     —
@@ -100,7 +100,7 @@ def on_event(sender: Any, complaint: Complaint, event: Event, **kwargs: Any) -> 
     elif kind == "replied":
         close(complaint, [Stage.ACCEPT, Stage.PLAN, Stage.REPLY, Stage.CYCLE], at)
         open_stage(complaint, Stage.FOLLOW_UP, at)
-    elif kind == "closed":
+    elif kind in ("closed", "survey.answered"):
         close(complaint, [Stage.FOLLOW_UP], at)
     elif kind == "reopened":
         close(complaint, [Stage.FOLLOW_UP], at)

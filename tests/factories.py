@@ -43,6 +43,8 @@ def complaint_in(status: str, **fields: Any) -> Complaint:
 
 
 def approved_draft(complaint: Complaint, body: str = "已处理完毕。", **fields: Any) -> Reply:
+    fields.setdefault("required_levels", 1)
+    fields.setdefault("approved_level", fields["required_levels"])
     return Reply.objects.create(
         complaint=complaint, body=body, approved_at=timezone.now(), **fields
     )

@@ -57,7 +57,7 @@ def test_a_transition_without_a_form_runs_from_the_change_page(admin_client_en: 
     # What the browser posts: the button's name plus the (empty) read-only inline forms.
     inlines = {
         f"{prefix}-{field}": "0"
-        for prefix in ("deadlines", "replies", "co_handling", "attachments", "events")
+        for prefix in ("deadlines", "replies", "surveys", "co_handling", "attachments", "events")
         for field in ("TOTAL_FORMS", "INITIAL_FORMS")
     }
     response = admin_client_en.post(

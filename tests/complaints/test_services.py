@@ -169,7 +169,9 @@ class TestEveryServiceWritesItsEvent:
         ]
 
     def test_draft_approve_send_close(self, handler: Any, head: Any, urban: Any) -> None:
-        complaint = complaint_in(S.IN_PROGRESS, department=urban, assignee=handler)
+        complaint = complaint_in(
+            S.IN_PROGRESS, department=urban, assignee=handler, priority="urgent"
+        )
         services.draft_reply(complaint_id=complaint.pk, body="已修复。", actor=handler)
         services.approve_reply(complaint_id=complaint.pk, actor=head)
         services.send_reply(complaint_id=complaint.pk, actor=handler)

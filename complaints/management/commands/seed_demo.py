@@ -22,8 +22,8 @@ from django.utils import timezone
 import routing
 from accounts.models import User
 from accounts.roles import Role, create_missing_role_groups
-from complaints import services
-from complaints.models import Complaint, ReplyTemplate
+from complaints import approvals, services
+from complaints.models import ApprovalRule, Complaint, Reply, ReplyTemplate, Survey
 from routing.models import Category, ClassifierModel, Department, KeywordRule, RoutingRule
 from routing.tasks import retrain_classifier
 from sla import services as sla_services
@@ -288,6 +288,7 @@ class Command(BaseCommand):
             users = self._users(departments)
             rules = self._routing(categories, departments)
             self._reply_templates(categories)
+            self._approval_rules(categories)
         model = "not trained (--skip-training)" if options["skip_training"] else self._classifier()
         created = self._complaints(categories, departments, users)
         self.stdout.write(
@@ -361,6 +362,13 @@ class Command(BaseCommand):
                     "body": body,
                 },
             )
+
+    def _approval_rules(self, categories: dict[str, Category]) -> None:
+        # Replies about staff conduct are read by the head even when the matter is routine.
+        ApprovalRule.objects.get_or_create(
+            name="工作人员作风类答复须经部门负责人审核",
+            defaults={"category": categories.get("staff_conduct"), "levels": 1},
+        )
 
     def _classifier(self) -> str:
         """Have the worker train on the bilingual demo corpus once.
@@ -521,16 +529,28 @@ class Command(BaseCommand):
             body="您好，您反映的问题已转交相关部门现场核查并处理完毕，感谢您的监督。",
             actor=handler,
         )
-        if priority != "normal":
-            services.approve_reply(complaint_id=pk, actor=head)
+        while not approvals.is_approved(draft := Reply.objects.get(complaint_id=pk, sent_at=None)):
+            approver = head if draft.approved_level == 0 else supervisor
+            services.approve_reply(complaint_id=pk, actor=approver)
         services.send_reply(complaint_id=pk, actor=handler)
         if target == "replied":
             return
+        survey = Survey.objects.get(complaint_id=pk, outcome="")
         if target == "reopened":
-            services.reopen(
-                complaint_id=pk, reason="回访时信访人表示问题仍未解决。", actor=supervisor
+            services.answer_survey(
+                survey_id=survey.pk,
+                resolved=False,
+                rating=2,
+                comment="问题仍未解决，路灯晚上还是不亮。",
+                actor_label="petitioner",
             )
             return
-        services.close(complaint_id=pk, actor=handler)
+        services.answer_survey(
+            survey_id=survey.pk,
+            resolved=True,
+            rating=5 if pk % 3 else 4,
+            comment="处理及时，谢谢。" if pk % 2 else "",
+            actor_label="petitioner",
+        )
         if target == "archived":
             services.archive(complaint_id=pk, actor=dispatcher)
