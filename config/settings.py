@@ -273,6 +273,19 @@ SLA_EMERGENCY_CHANNELS = env_list("SLA_EMERGENCY_CHANNELS", "in_app,email,sms")
 # /healthz fails this many days before a year the business calendar does not know.
 SLA_CALENDAR_HORIZON_DAYS = env_int("SLA_CALENDAR_HORIZON_DAYS", 45)
 
+# --- Closing the loop -------------------------------------------------------------------
+
+# Days a satisfaction survey waits for an answer before the complaint closes as "no response".
+SURVEY_WINDOW_DAYS = env_int("SURVEY_WINDOW_DAYS", 7)
+# Days after closing (or rejection, merge, withdrawal) before a complaint is archived.
+ARCHIVE_AFTER_DAYS = env_int("ARCHIVE_AFTER_DAYS", 30)
+# Days after closing before personal data is anonymised (3 years); statistics stay.
+RETENTION_DAYS = env_int("RETENTION_DAYS", 3 * 365)
+# How often beat closes unanswered surveys, archives and anonymises (seconds).
+LIFECYCLE_SWEEP_INTERVAL = env_int("LIFECYCLE_SWEEP_INTERVAL", 15 * 60)
+# Categories whose replies always need approval, besides urgent, critical and sensitive
+# ones, are configured in the back-office (approval rules).
+
 # --- Language and time ------------------------------------------------------------------
 
 LANGUAGE_CODE = env("LANGUAGE_CODE", "zh-hans")
@@ -307,6 +320,14 @@ ATTACHMENT_MAX_COUNT = env_int("ATTACHMENT_MAX_COUNT", 10)
 # Bodies read into memory (forms, JSON with base64 files); multipart files stream to disk.
 DATA_UPLOAD_MAX_MEMORY_SIZE = ATTACHMENT_MAX_BYTES * 2
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- Documents (printed reply letters, personal data exports) ---------------------------
+
+# The sender on letters and exports; empty: "Sutong complaint office" in the letter's language.
+ORGANISATION_NAME = env("ORGANISATION_NAME")
+# A TrueType font with Chinese glyphs (.ttf or .ttc with TrueType outlines). Empty: the
+# first of the usual Debian fonts that is installed, else reportlab's built-in STSong-Light.
+PDF_FONT_PATH = env("PDF_FONT_PATH")
 
 # --- Security ---------------------------------------------------------------------------
 
