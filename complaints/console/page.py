@@ -4,6 +4,9 @@ The actions are read from the state machine (the transitions possible now and pe
 to the user) and run through the same services as everywhere else, with the version the
 user saw, so a page left open while someone else acted gets a clear conflict. Forms with
 errors come back with the page; refusals from a service come back as a message.
+
+With JavaScript, the side forms that leave the state alone (note, contact, plan) are sent
+by htmx and answered in place (``_act_in_place``); everything else reloads the page.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
@@ -30,22 +34,27 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
-from complaints import permissions, selectors, services
-from complaints.errors import DomainError
+from complaints import approvals, outreach, permissions, selectors, services, surveys
+from complaints.console.htmx import is_htmx, redirect_page
+from complaints.errors import DomainError, GuardFailed
+from complaints.forms import DeliveryForm, MultipleFileField, SurveyForm
 from complaints.models import (
     OPEN_STATES,
     Attachment,
     CoHandlingTask,
     Complaint,
+    Delivery,
     Reply,
     ReplyTemplate,
+    Survey,
 )
 from complaints.privacy import petitioner_view
+from notifications.delivery import absolute_url
 from routing.models import Category, Department
 
 # Event payload fields worth showing on the timeline, in this order: free text first,
 # then facts shown as "label: value".
-_TEXTS = ("body", "plan", "note", "question", "details", "reason", "task", "result")
+_TEXTS = ("body", "plan", "note", "question", "details", "reason", "task", "result", "comment")
 _FACTS: dict[str, Any] = {
     "category": gettext_lazy("Category"),
     "priority": gettext_lazy("Priority"),
@@ -55,6 +64,9 @@ _FACTS: dict[str, Any] = {
     "duplicate": gettext_lazy("Duplicate"),
     "stage": gettext_lazy("Stage"),
     "level": gettext_lazy("Level"),
+    "delivery": gettext_lazy("Send by"),
+    "rating": gettext_lazy("Satisfaction"),
+    "outcome": gettext_lazy("Outcome"),
     "until": gettext_lazy("Until"),
 }
 # Other apps name how their codes read (``stage`` → "Whole cycle"): a registry, so that
@@ -93,6 +105,18 @@ class DraftForm(forms.Form):
     body = forms.CharField(
         label=gettext_lazy("Reply to the petitioner"), widget=forms.Textarea(attrs={"rows": 6})
     )
+    attachments = MultipleFileField(
+        label=gettext_lazy("Files to send with the reply"),
+        help_text=gettext_lazy("Sent with an e-mail reply; listed on the tracking page."),
+    )
+
+
+class ReturnForm(forms.Form):
+    comment = forms.CharField(
+        label=gettext_lazy("What should change?"),
+        help_text=gettext_lazy("The author sees this and rewrites the reply."),
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
 
 
 class CoHandlingForm(forms.Form):
@@ -125,7 +149,15 @@ SIDE_FORMS: dict[str, type[forms.Form]] = {
     "draft": DraftForm,
     "cohandle": CoHandlingForm,
     "cohandled": CoHandledForm,
+    "return": ReturnForm,
+    "deliver": DeliveryForm,
+    "survey": SurveyForm,
 }
+# Side forms shown in the reply section rather than the side column.
+REPLY_PANEL = frozenset({"return", "deliver", "survey"})
+# Side forms answered in place when htmx sends them: they leave the state, the actions and
+# the queues alone. The others change what the page offers, so the page reloads.
+IN_PLACE = frozenset({"note", "contact", "plan"})
 
 
 def _side_actions(complaint: Complaint, user: User, draft: Reply | None) -> set[str]:
@@ -143,13 +175,25 @@ def _side_actions(complaint: Complaint, user: User, draft: Reply | None) -> set[
         allowed.add("plan")
     if complaint.status == Complaint.Status.IN_PROGRESS and can(user, complaint, "draft_reply"):
         allowed.add("draft")
-    unapproved = draft is not None and draft.approved_at is None
     if (
         complaint.status == Complaint.Status.IN_PROGRESS
-        and unapproved
+        and draft is not None
+        and not draft.returned_comment
         and can(user, complaint, "approve_reply")
+        and _may_approve(complaint, draft, user)
     ):
-        allowed.add("approve")
+        allowed.update({"approve", "return"})
+    if complaint.status == Complaint.Status.REPLIED:
+        last = complaint.replies.filter(sent_at__isnull=False).order_by("-sent_at").first()
+        if (
+            last is not None
+            and last.delivered_at is None
+            and last.delivery in (Delivery.LETTER, Delivery.ORAL)
+            and can(user, complaint, "deliver_reply")
+        ):
+            allowed.add("deliver")
+        if surveys.current(complaint) is not None and can(user, complaint, "record_survey"):
+            allowed.add("survey")
     if complaint.status in (*handling, Complaint.Status.REOPENED) and can(
         user, complaint, "transfer"
     ):
@@ -157,6 +201,16 @@ def _side_actions(complaint: Complaint, user: User, draft: Reply | None) -> set[
     if _my_open_task(complaint, user) is not None:
         allowed.add("cohandled")
     return allowed
+
+
+def _may_approve(complaint: Complaint, draft: Reply, user: User) -> bool:
+    """Whether ``user`` may give the next approval level the rules ask of ``draft`` now."""
+    draft.required_levels = approvals.required_levels(complaint)
+    try:
+        approvals.check_approver(draft, user)
+    except DomainError:
+        return False
+    return True
 
 
 def _my_open_task(complaint: Complaint, user: User) -> CoHandlingTask | None:
@@ -231,6 +285,7 @@ _ACTORS = {
     "system": gettext_lazy("the system"),
     "routing": gettext_lazy("automatic routing"),
     "petitioner": gettext_lazy("the petitioner"),
+    "survey": gettext_lazy("the satisfaction survey"),
 }
 
 
@@ -267,6 +322,12 @@ def _names(events: list[Any]) -> dict[tuple[str, str], str]:
 def _fact(key: str, value: Any, names: dict[tuple[str, str], str]) -> str:
     if key == "priority":
         return str(dict(Complaint.Priority.choices).get(value, value))
+    if key == "delivery":
+        return str(dict(Delivery.choices).get(value, value))
+    if key == "outcome":
+        return str(dict(Survey.Outcome.choices).get(value, value))
+    if key == "rating":
+        return f"{value}/5"
     if key in DETAIL_LABELS:
         return DETAIL_LABELS[key](value)
     if key == "until":
@@ -284,14 +345,25 @@ def _transition_forms(
     result = []
     for transition in services.allowed_actions(complaint, user):
         name = transition.name
-        if name == "reply" and (
-            draft is None or (complaint.needs_approval and draft.approved_at is None)
-        ):
+        if name == "reply" and (draft is None or not approvals.is_approved(draft)):
             continue  # nothing to send yet: offered once there is a (approved) draft
+        if name == "close" and complaint.review_requested_at and not services.reviews(user):
+            continue  # waiting for a supervisor's review: theirs to close
         path = transition.custom.get("form")
         form = bound.get(name) or (import_string(path)(prefix=name) if path else None)
+        if name == "reply" and form is not None:
+            _offer_deliveries(form, complaint)
         result.append((name, str(transition.custom.get("label", name)), form))
     return result
+
+
+def _offer_deliveries(form: forms.Form, complaint: Complaint) -> None:
+    """The ways this reply can go, the channel of origin's first and chosen."""
+    labels = dict(Delivery.choices)
+    field = form.fields["delivery"]
+    field.choices = [(way, labels[way]) for way in outreach.possible_deliveries(complaint)]  # type: ignore[attr-defined]
+    if not form.is_bound:
+        form.initial["delivery"] = outreach.default_delivery(complaint)
 
 
 def _context(
@@ -331,13 +403,50 @@ def _context(
         "side": side_forms,
         "can_approve": "approve" in side,
         "draft": draft,
-        "replies": complaint.replies.filter(sent_at__isnull=False).order_by("sent_at"),
+        "draft_state": approvals.waiting_label(draft) if draft is not None else "",
+        "draft_decisions": draft.approvals.select_related("actor") if draft is not None else [],
+        "good_replies": selectors.well_rated_replies(complaint) if "draft" in side else [],
+        "replies": _sent_replies(complaint),
+        "surveys": complaint.surveys.select_related("entered_by").order_by("round"),
+        "reply_panel": REPLY_PANEL,
         "co_tasks": complaint.co_handling.select_related("department").order_by("due_at"),
         "my_task": task,
         "templates": templates,
         "chosen_template": chosen,
         "now": now,
+        "version": complaint.version,  # what the page's forms send back
+        "inline_side": IN_PLACE,
     }
+
+
+@dataclass(frozen=True)
+class SentReply:
+    """A sent reply and how its delivery went."""
+
+    reply: Reply
+    # "delivered", "waiting" (outbox or staff), "failed"
+    state: str
+    error: str = ""
+
+
+def _sent_replies(complaint: Complaint) -> list[SentReply]:
+    from notifications.models import Notification
+
+    failed = {
+        row.dedupe_key.split(":")[1]: row.last_error
+        for row in Notification.objects.filter(
+            complaint=complaint, kind="reply.sent", status=Notification.Status.FAILED
+        )
+    }
+    result = []
+    for reply in complaint.replies.filter(sent_at__isnull=False).order_by("sent_at"):
+        if reply.delivered_at is not None:
+            result.append(SentReply(reply, "delivered"))
+        elif str(reply.pk) in failed:
+            result.append(SentReply(reply, "failed", failed[str(reply.pk)]))
+        else:
+            result.append(SentReply(reply, "waiting"))
+    return result
 
 
 def _templates(complaint: Complaint) -> list[ReplyTemplate]:
@@ -366,23 +475,68 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     found = _visible(user, pk)
     version = request.POST.get("version", "")
     expected = int(version) if version.isdigit() else None
+    if action in IN_PLACE and is_htmx(request):
+        return _act_in_place(request, found, action, expected)
     try:
         if action in services.SERVICE_FOR_ACTION:
             done, form = _transition(found, user, action, request.POST, expected)
         elif action in SIDE_FORMS or action == "approve":
-            done, form = _side(found, user, action, request.POST, expected)
+            done, form = _side(found, user, action, request.POST, expected, request.FILES)
         else:
             raise Http404
     except DomainError as error:
         messages.error(request, str(error))
-        return redirect("console:complaint", pk=found.pk)
+        return redirect_page(request, "console:complaint", pk=found.pk)
     if form is not None:  # invalid: the page again, with the form and its errors
         context = _context(request, found, {action: form})
         return render(request, "complaints/page.html", context, status=400)
     messages.success(request, done)
     if not permissions.visible_to(Complaint.objects.filter(pk=found.pk), user).exists():
-        return redirect("console:home")  # transferred out of this user's reach
-    return redirect("console:complaint", pk=found.pk)
+        return redirect_page(request, "console:home")  # transferred out of this user's reach
+    return redirect_page(request, "console:complaint", pk=found.pk)
+
+
+def _act_in_place(
+    request: HttpRequest, complaint: Complaint, action: str, seen: int | None
+) -> HttpResponse:
+    """A side form sent by htmx: its section again, and what it changed on the page.
+
+    Notes, contacts and plans are recorded whatever the version (a plan moves it on), but
+    the page's other forms send the version the user saw. If the page was current (``seen``
+    is the version the entry started from), its version fields move to the one the entry
+    left; if someone else had changed the complaint meanwhile, they keep the one the user
+    saw, and the user is told: the next action from that page gets its honest conflict.
+    """
+    user: User = request.user  # type: ignore[assignment]
+    versions = Complaint.objects.filter(pk=complaint.pk).values_list("version", flat=True)
+    try:
+        with transaction.atomic():
+            # Hold the row, so that before and after belong to this entry alone.
+            before = versions.select_for_update().get()
+            done, form = _side(complaint, user, action, request.POST, None)
+            after = versions.get()
+    except DomainError as error:  # refused (the page is out of date): reload it
+        messages.error(request, str(error))
+        return redirect_page(request, "console:complaint", pk=complaint.pk)
+    if form is not None:  # invalid: the section with its errors, nothing else changes
+        context = _context(request, complaint, {action: form})
+        context.update(name=action, form=form, version=seen)
+        return render(request, "complaints/_side_update.html", context, status=422)
+
+    complaint.refresh_from_db()
+    current = seen == before
+    context = _context(request, complaint)
+    form = context["side"].get(action)
+    if form is None:  # no longer offered to this user: the page has changed
+        messages.success(request, done)
+        return redirect_page(request, "console:complaint", pk=complaint.pk)
+    context.update(name=action, form=form, done=done, version=after if current else seen)
+    if seen is not None and not current:
+        context["stale"] = _(
+            "%(code)s was changed by someone else meanwhile. Your entry is saved; "
+            "reload the page before you take an action."
+        ) % {"code": complaint.tracking_code}
+    return render(request, "complaints/_side_update.html", context)
 
 
 def _transition(
@@ -403,15 +557,49 @@ def _transition(
 
 
 def _side(
-    complaint: Complaint, user: User, action: str, data: Any, expected: int | None
+    complaint: Complaint,
+    user: User,
+    action: str,
+    data: Any,
+    expected: int | None,
+    files: Any = None,
 ) -> tuple[str, forms.Form | None]:
     if action == "approve":
-        services.approve_reply(complaint_id=complaint.pk, actor=user, expected_version=expected)
-        return _("Reply approved."), None
-    form = SIDE_FORMS[action](data, prefix=action)
+        draft = services.approve_reply(
+            complaint_id=complaint.pk, actor=user, expected_version=expected
+        )
+        if approvals.is_approved(draft):
+            return _("Reply approved: it can be sent."), None
+        return _("Approved at your level; it now goes to a supervisor."), None
+    form = SIDE_FORMS[action](data, files, prefix=action)
     if not form.is_valid():
         return "", form
     value = form.cleaned_data
+    if action == "return":
+        services.return_reply(
+            complaint_id=complaint.pk,
+            comment=value["comment"],
+            actor=user,
+            expected_version=expected,
+        )
+        return _("Reply sent back to its author."), None
+    if action == "deliver":
+        services.record_delivery(
+            complaint_id=complaint.pk, note=value["note"], actor=user, expected_version=expected
+        )
+        return _("Delivery recorded."), None
+    if action == "survey":
+        current = surveys.current(complaint)
+        if current is None:
+            raise GuardFailed(_("This survey is closed; thank you all the same."))
+        services.answer_survey(
+            survey_id=current.pk,
+            resolved=value["resolved"],
+            rating=value["rating"],
+            comment=value["comment"],
+            actor=user,
+        )
+        return _("Survey answer recorded."), None
     if action == "note":
         services.add_note(complaint_id=complaint.pk, body=value["body"], actor=user)
         return _("Note added."), None
@@ -423,7 +611,11 @@ def _side(
         return _("Handling plan recorded."), None
     if action == "draft":
         services.draft_reply(
-            complaint_id=complaint.pk, body=value["body"], actor=user, expected_version=expected
+            complaint_id=complaint.pk,
+            body=value["body"],
+            actor=user,
+            expected_version=expected,
+            attachments=value["attachments"],
         )
         return _("Reply saved as a draft."), None
     if action == "cohandle":
@@ -449,11 +641,43 @@ def _side(
 def attachment(request: HttpRequest, pk: int) -> HttpResponseBase:
     """A file of a complaint the user may see, always as a download (never rendered)."""
     found = Attachment.objects.filter(pk=pk).first()
-    if found is None:
+    if found is None or not found.file:  # anonymised: the file is gone, its row stays
         raise Http404
     _visible(request.user, found.complaint_id)  # type: ignore[arg-type]
     response = FileResponse(found.file.open("rb"), as_attachment=True, filename=found.original_name)
     response["Content-Type"] = found.content_type or "application/octet-stream"
     response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required(login_url="console:login")
+def reply_letter(request: HttpRequest, pk: int, reply_pk: int) -> HttpResponse:
+    """The printable reply letter (PDF) of a reply that goes out by post.
+
+    It carries the petitioner's name and address in full, so printing it counts as
+    seeing their personal data: it needs that permission and is logged like a reveal.
+    """
+    from complaints import documents
+
+    user: User = request.user  # type: ignore[assignment]
+    found = _visible(user, pk)
+    reply = found.replies.filter(pk=reply_pk, sent_at__isnull=False).first()
+    if reply is None or reply.delivery != Delivery.LETTER:
+        raise Http404
+    try:
+        services.reveal_personal_data(
+            complaint_id=found.pk, reason=_("Reply letter printed"), actor=user
+        )
+    except DomainError as error:
+        messages.error(request, str(error))
+        return redirect_page(request, "console:complaint", pk=found.pk)
+    survey = found.surveys.filter(reply=reply).first()
+    link = ""
+    if survey is not None and survey.is_open:
+        link = absolute_url(outreach.survey_path(surveys.token_for(survey.pk)))
+    content = documents.reply_letter_pdf(found, reply, survey_url=link)
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{found.tracking_code}-reply.pdf"'
     response["Cache-Control"] = "private, no-store"
     return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -270,3 +271,186 @@ def test_more_time_is_offered_only_where_it_can_be_asked(
     services.send_reply(complaint_id=assigned.pk, actor=handler)
     follow_up = Deadline.objects.get(complaint=assigned, stage=Stage.FOLLOW_UP)
     assert f"/console/deadlines/{follow_up.pk}/extend/" not in page_of(client, assigned)
+
+
+# --- Side forms sent by htmx ------------------------------------------------------------
+
+HTMX = {**EN, "HX-Request": "true"}
+
+
+def act_htmx(client: Client, complaint: Complaint, action: str, version: int, **data: str) -> Any:
+    return client.post(
+        f"/console/complaints/{complaint.pk}/do/{action}/",
+        {"version": version, **data},
+        headers=HTMX,
+    )
+
+
+def oob_version(html: str) -> str:
+    """The version the answer gives every ``version`` field of the page (out of band)."""
+    match = re.search(
+        r'<input type="hidden" name="version" value="(\d+)" '
+        r'hx-swap-oob="outerHTML:input\[name=version\]">',
+        html,
+    )
+    assert match is not None, "no out-of-band version in the answer"
+    return match.group(1)
+
+
+def test_a_note_sent_by_htmx_is_answered_with_the_fragment_in_place(
+    assigned: Complaint, handler: User, client: Client
+) -> None:
+    client.force_login(handler)
+
+    response = act_htmx(client, assigned, "note", assigned.version, **{"note-body": "需要协调。"})
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<html" not in html
+    assert html.lstrip().startswith('<section class="panel side-form" id="side-note">')
+    assert 'hx-post="/console/complaints/' in html  # the section comes back able to send again
+    assert "Note added." in html
+    assert 'name="note-body"' in html
+    assert "需要协调。</textarea>" not in html  # the form comes back empty
+    assert '<section class="panel" id="timeline" hx-swap-oob="true">' in html
+    assert "需要协调。" in html  # on the swapped timeline
+    assert '<section class="panel" id="clocks" hx-swap-oob="true">' in html
+    assert '<div id="messages" hx-swap-oob="innerHTML">' in html
+    assert oob_version(html) == str(assigned.version)  # a note leaves the version as it was
+    assert assigned.events.filter(kind="complaint.note_added").count() == 1
+
+
+def test_a_note_without_htmx_still_redirects_to_the_page(
+    assigned: Complaint, handler: User, client: Client
+) -> None:
+    client.force_login(handler)
+
+    response = act(client, assigned, "note", **{"note-body": "需要协调。"})
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/console/complaints/{assigned.pk}/"
+    assert "Note added." in client.get(response["Location"], headers=EN).content.decode()
+
+
+def test_an_empty_note_sent_by_htmx_comes_back_in_place_with_its_error(
+    assigned: Complaint, handler: User, client: Client
+) -> None:
+    client.force_login(handler)
+
+    response = act_htmx(client, assigned, "note", assigned.version, **{"note-body": ""})
+
+    assert response.status_code == 422  # htmx is configured to swap it
+    html = response.content.decode()
+    assert "<html" not in html
+    assert 'id="side-note"' in html
+    assert "This field is required." in html
+    assert "hx-swap-oob" in html  # only the messages: nothing else on the page changed
+    assert 'id="timeline"' not in html
+    assert "outerHTML:input" not in html
+    assert assigned.events.filter(kind="complaint.note_added").count() == 0
+
+
+def test_a_plan_sent_by_htmx_moves_the_page_to_the_new_version(
+    assigned: Complaint, handler: User, client: Client
+) -> None:
+    client.force_login(handler)
+    seen = assigned.version
+
+    response = act_htmx(client, assigned, "plan", seen, **{"plan-plan": "今天下午补装井盖。"})
+
+    assert response.status_code == 200
+    assigned.refresh_from_db()
+    assert assigned.version == seen + 1  # recording a plan moves the version on
+    html = response.content.decode()
+    assert oob_version(html) == str(assigned.version)
+    assert f'name="version" value="{assigned.version}"' in html.split("</section>")[0]
+    assert "Handling plan recorded." in html
+    # The page's next action, sent with the version it now carries, goes through.
+    accepted = client.post(
+        f"/console/complaints/{assigned.pk}/do/accept/",
+        {"version": oob_version(html)},
+        headers=EN,
+        follow=True,
+    )
+    assert "Accept: done." in accepted.content.decode()
+    assigned.refresh_from_db()
+    assert assigned.status == Complaint.Status.IN_PROGRESS
+
+
+def test_a_stale_page_keeps_its_version_after_an_in_place_note(
+    assigned: Complaint, handler: User, client: Client
+) -> None:
+    client.force_login(handler)
+    stale = assigned.version  # then the same handler records a plan in another tab
+    services.record_plan(complaint_id=assigned.pk, plan="在另一个窗口制定。", actor=handler)
+
+    response = act_htmx(client, assigned, "note", stale, **{"note-body": "我也看看。"})
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "was changed by someone else meanwhile" in html
+    assert oob_version(html) == str(stale)  # not blessed: the conflict stays honest
+    refused = client.post(
+        f"/console/complaints/{assigned.pk}/do/accept/",
+        {"version": oob_version(html)},
+        headers=EN,
+        follow=True,
+    )
+    assert "changed by someone else" in refused.content.decode()
+    assigned.refresh_from_db()
+    assert assigned.status == Complaint.Status.ASSIGNED
+
+
+def test_an_in_place_note_without_a_version_leaves_the_pages_versions_alone(
+    assigned: Complaint, handler: User, client: Client
+) -> None:
+    client.force_login(handler)
+
+    response = client.post(
+        f"/console/complaints/{assigned.pk}/do/note/", {"note-body": "无版本。"}, headers=HTMX
+    )
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Note added." in html
+    assert "outerHTML:input[name=version]" not in html  # unknown: nothing to vouch for
+    assert "changed by someone else" not in html
+
+
+def test_a_refused_in_place_entry_reloads_the_page_with_the_reason(
+    assigned: Complaint, handler: User, client: Client
+) -> None:
+    client.force_login(handler)
+    seen = assigned.version
+    services.accept(complaint_id=assigned.pk, actor=handler)
+    services.draft_reply(complaint_id=assigned.pk, body="好", actor=handler)
+    Complaint.objects.filter(pk=assigned.pk).update(priority="normal")  # no approval needed
+    services.send_reply(complaint_id=assigned.pk, actor=handler)  # replied: no more plans
+
+    response = act_htmx(client, assigned, "plan", seen, **{"plan-plan": "晚了。"})
+
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == f"/console/complaints/{assigned.pk}/"
+    page = client.get(response["HX-Redirect"], headers=EN).content.decode()
+    assert "Replied" in page
+    assert not assigned.events.filter(kind="complaint.plan_recorded").exists()
+
+
+def test_state_actions_stay_whole_page_posts(
+    assigned: Complaint, handler: User, client: Client
+) -> None:
+    client.force_login(handler)
+    html = page_of(client, assigned)
+
+    for name in ("note", "contact", "plan"):
+        assert f'hx-post="/console/complaints/{assigned.pk}/do/{name}/"' in html
+    assert f'hx-post="/console/complaints/{assigned.pk}/do/accept/"' not in html
+    assert f'hx-post="/console/complaints/{assigned.pk}/do/cohandle/"' not in html
+    # Sent by htmx all the same (a script of one's own), the answer is a page load.
+    response = client.post(
+        f"/console/complaints/{assigned.pk}/do/accept/",
+        {"version": assigned.version},
+        headers=HTMX,
+    )
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == f"/console/complaints/{assigned.pk}/"

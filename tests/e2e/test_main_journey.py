@@ -11,6 +11,7 @@ Each step leaves a full-page screenshot in ``ARTIFACTS`` to look at after a run.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
@@ -24,6 +25,7 @@ from routing import services as routing_services
 from routing.decide import Decision
 from routing.models import Category, Department, Suggestion
 from sla.models import Deadline, Stage
+from tests.e2e.helpers import swap
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -183,9 +185,11 @@ def test_a_complaint_goes_from_a_phone_to_a_reply_on_it(
     assert events(complaint)[-1] == "complaint.accepted"
     assert stages(complaint)["accept"] == "met"
 
+    # The plan is recorded in place (htmx); the draft after it must not see a conflict.
     desktop.fill("#id_plan-plan", PLAN)
-    desktop.get_by_role("button", name="Record plan").click()
-    assert "Handling plan recorded." in message(desktop)
+    with swap(desktop):
+        desktop.get_by_role("button", name="Record plan").click()
+    assert "Handling plan recorded." in desktop.locator("#side-plan .done").inner_text()
     assert PLAN in desktop.locator("ol.events").inner_text()
     assert events(complaint)[-1] == "complaint.plan_recorded"
     assert stages(complaint)["plan"] == "met"
@@ -194,7 +198,8 @@ def test_a_complaint_goes_from_a_phone_to_a_reply_on_it(
     desktop.fill("#id_draft-body", REPLY)
     desktop.get_by_role("button", name="Save draft").click()
     assert "Reply saved as a draft." in message(desktop)
-    assert "Draft, not yet approved" in desktop.locator("article.reply.draft").inner_text()
+    drafted = desktop.locator("article.reply.draft").inner_text()
+    assert "Waiting for the department head's approval" in drafted
     shot(desktop, "04-handler-draft-saved")
     draft = complaint.replies.get()
     assert (draft.body, draft.author, draft.approved_at) == (REPLY, handler, None)
@@ -214,8 +219,10 @@ def test_a_complaint_goes_from_a_phone_to_a_reply_on_it(
     desktop.get_by_role("link", name=code).click()
     assert REPLY in desktop.locator("article.reply.draft").inner_text()
     desktop.get_by_role("button", name="Approve this reply").click()
-    assert "Reply approved." in message(desktop)
-    assert "Draft, approved by head" in desktop.locator("article.reply.draft").inner_text()
+    assert "Reply approved: it can be sent." in message(desktop)
+    approved = desktop.locator("article.reply.draft").inner_text()
+    assert "Approved" in approved
+    assert "approved" in desktop.locator("ul.decisions").inner_text()
     assert not desktop.get_by_role("button", name="Approve this reply").count()
     shot(desktop, "06-head-approved")
     draft.refresh_from_db()
@@ -227,7 +234,11 @@ def test_a_complaint_goes_from_a_phone_to_a_reply_on_it(
     # 6. The handler sends the approved reply.
     log_in(desktop, url, "handler")
     desktop.goto(f"{url}/console/complaints/{complaint.pk}/")
-    desktop.locator("section.actions").get_by_role("button", name="Send reply").click()
+    actions = desktop.locator("section.actions")
+    actions.locator("summary", has_text="Send reply").click()
+    # Registered on the web with a phone only: the reply goes by text message.
+    assert actions.get_by_label("Text message with a link").is_checked()
+    actions.get_by_role("button", name="Send reply").click()
     assert "Send reply: done." in message(desktop)
     assert desktop.locator(".tag.status").inner_text() == "Replied"
     assert REPLY in desktop.locator("article.reply.sent").inner_text()
@@ -238,6 +249,14 @@ def test_a_complaint_goes_from_a_phone_to_a_reply_on_it(
     assert complaint.replied_at is not None
     draft.refresh_from_db()
     assert draft.sent_at == complaint.replied_at
+    # The worker hands the text message to the gateway; the reply counts as delivered.
+    for _ in range(100):
+        draft.refresh_from_db()
+        if draft.delivered_at is not None:
+            break
+        time.sleep(0.1)
+    assert draft.delivery == "sms"
+    assert draft.delivered_at is not None
     replied = complaint.events.get(kind="complaint.replied")
     assert (replied.actor, replied.payload["body"]) == (handler, REPLY)
     assert events(complaint) == [
@@ -249,6 +268,7 @@ def test_a_complaint_goes_from_a_phone_to_a_reply_on_it(
         "reply.drafted",
         "reply.approved",
         "complaint.replied",
+        "reply.delivered",
     ]
     limits = Deadline.objects.filter(complaint=complaint)
     assert set(limits.values_list("stage", "state")) == {
@@ -270,3 +290,23 @@ def test_a_complaint_goes_from_a_phone_to_a_reply_on_it(
     assert phone.locator("p.status").inner_text() == "已答复"
     assert REPLY in phone.locator("section.reply .body").inner_text()
     shot(phone, "08-portal-reply-read")
+
+    # 8. The citizen answers the satisfaction survey on the same page; the matter closes.
+    survey = phone.locator("section#survey")
+    assert survey.locator("h2").inner_text() == "请评价我们的工作"
+    survey.get_by_label("是").check()
+    survey.get_by_label("5 — 非常满意").check()
+    survey.get_by_label("您还有什么想告诉我们的吗？").fill("处理很及时，谢谢！")
+    shot(phone, "09-portal-survey-filled")
+    survey.get_by_role("button", name="提交评价").click()
+    assert "感谢您的评价" in phone.locator(".messages").inner_text()
+    assert phone.locator("p.status").inner_text() == "已办结"
+    assert not phone.locator("section#survey").count()
+    shot(phone, "10-portal-survey-answered")
+    complaint.refresh_from_db()
+    assert (complaint.status, complaint.close_reason) == (Complaint.Status.CLOSED, "survey")
+    answer = complaint.surveys.get()
+    assert (answer.resolved, answer.rating, answer.via) == (True, 5, "link")
+    assert answer.comment == "处理很及时，谢谢！"
+    assert events(complaint)[-2:] == ["survey.answered", "complaint.closed"]
+    assert Deadline.objects.get(complaint=complaint, stage=Stage.FOLLOW_UP).state == "met"
