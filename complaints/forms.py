@@ -133,12 +133,14 @@ class SurveyForm(forms.Form):
         choices=[("yes", _("Yes")), ("no", _("No"))],
         coerce=lambda value: value == "yes",
         widget=forms.RadioSelect,
+        error_messages={"required": _("Say whether the matter was resolved.")},
     )
     rating = forms.TypedChoiceField(
         label=_("How satisfied are you with how it was handled?"),
         choices=RATING_CHOICES,
         coerce=int,
         widget=forms.RadioSelect,
+        error_messages={"required": _("Choose a satisfaction rating from 1 to 5.")},
     )
     comment = forms.CharField(
         label=_("Anything you would like to tell us?"),

@@ -136,7 +136,7 @@ class TestSurveyLink:
 
         assert response.status_code == 400
         page = response.content.decode()
-        assert "This field is required." in page
+        assert "Choose a satisfaction rating from 1 to 5." in page
         assert 'name="rating"' in page
         assert "还行</textarea>" in page  # what was typed stays
         survey.refresh_from_db()
@@ -191,6 +191,7 @@ class TestSurveyLink:
         # Nothing to correct on a closed survey: no form, so no errors either.
         assert response.status_code == 200
         assert "This field is required." not in response.content.decode()
+        assert "Choose a satisfaction rating" not in response.content.decode()
 
     def test_a_survey_closed_without_answer_says_so(
         self, browser: Client, urban: Department, handler: User
@@ -213,7 +214,7 @@ class TestSurveyLink:
         assert response.status_code == 400
         page = response.content.decode()
         assert '<html lang="zh-hans"' in page
-        assert required_in_chinese() in page
+        assert "请选择 1 到 5 的满意度评分。" in page
         assert "路灯已于昨日修复。" in page
 
 
@@ -260,7 +261,7 @@ class TestTrackingPageSurvey:
 
         assert response.status_code == 400
         html = response.content.decode()
-        assert "This field is required." in html
+        assert "Say whether the matter was resolved." in html
         assert "Tell us how we did" in html
         survey.refresh_from_db()
         assert survey.is_open
