@@ -433,7 +433,7 @@ def _sent_replies(complaint: Complaint) -> list[SentReply]:
     from notifications.models import Notification
 
     failed = {
-        row.dedupe_key.split(":")[1]: row.last_error
+        outreach.reply_id_of(row.dedupe_key): row.last_error
         for row in Notification.objects.filter(
             complaint=complaint, kind="reply.sent", status=Notification.Status.FAILED
         )
@@ -442,8 +442,8 @@ def _sent_replies(complaint: Complaint) -> list[SentReply]:
     for reply in complaint.replies.filter(sent_at__isnull=False).order_by("sent_at"):
         if reply.delivered_at is not None:
             result.append(SentReply(reply, "delivered"))
-        elif str(reply.pk) in failed:
-            result.append(SentReply(reply, "failed", failed[str(reply.pk)]))
+        elif reply.pk in failed:
+            result.append(SentReply(reply, "failed", failed[reply.pk]))
         else:
             result.append(SentReply(reply, "waiting"))
     return result

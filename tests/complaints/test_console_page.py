@@ -454,3 +454,47 @@ def test_state_actions_stay_whole_page_posts(
     )
     assert response.status_code == 204
     assert response["HX-Redirect"] == f"/console/complaints/{assigned.pk}/"
+
+
+def test_the_reply_panel_follows_delivery_and_records_a_phone_survey(
+    assigned: Complaint, handler: User, head: User, client: Client
+) -> None:
+    from notifications.models import Notification
+
+    services.accept(complaint_id=assigned.pk, actor=handler)
+    client.force_login(handler)
+    drafted = act(client, assigned, "draft", **{"draft-body": "井盖已补装。"})
+    assert drafted.status_code == 302
+    client.force_login(head)
+    assert "Waiting for the department head&#x27;s approval" in page_of(client, assigned)
+    assert act(client, assigned, "approve").status_code == 302
+
+    client.force_login(handler)
+    html = page_of(client, assigned)
+    # Registered on the web with a phone: a text message is offered first and chosen.
+    assert re.search(r'value="sms"[^>]*checked', html)
+    assert 'value="email"' not in html  # no address to write to
+    assert act(client, assigned, "reply", **{"reply-delivery": "sms"}).status_code == 302
+    assert "being sent" in page_of(client, assigned)
+
+    Notification.objects.filter(complaint=assigned, kind="reply.sent").update(
+        status=Notification.Status.FAILED, last_error="gateway said no"
+    )
+    html = page_of(client, assigned)
+    assert "delivery failed" in html
+    assert 'title="gateway said no"' in html
+
+    answered = act(
+        client,
+        assigned,
+        "survey",
+        **{"survey-resolved": "yes", "survey-rating": "4", "survey-comment": "电话回访满意"},
+    )
+    assert answered.status_code == 302
+    assigned.refresh_from_db()
+    assert (assigned.status, assigned.close_reason) == ("closed", "survey")
+    survey = assigned.surveys.get()
+    assert (survey.via, survey.entered_by, survey.rating) == ("phone", handler, 4)
+    html = page_of(client, assigned)
+    assert "by phone, entered by staff" in html
+    assert "电话回访满意" in html
