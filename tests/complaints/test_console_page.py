@@ -498,3 +498,42 @@ def test_the_reply_panel_follows_delivery_and_records_a_phone_survey(
     html = page_of(client, assigned)
     assert "by phone, entered by staff" in html
     assert "电话回访满意" in html
+
+
+def test_the_reply_letter_is_a_pdf_and_printing_it_is_logged(
+    dispatcher: User,
+    facilities: Category,
+    urban: Department,
+    handler: User,
+    client: Client,
+    market_handler: User,
+) -> None:
+    complaint = services.submit_complaint(
+        title="来信反映噪音",
+        content="夜间施工噪音扰民。",
+        channel="letter",
+        petitioner=services.PetitionerDetails(name="李娜", address="幸福路1号"),
+    ).complaint
+    services.classify(
+        complaint_id=complaint.pk, category=facilities, priority="normal", actor=dispatcher
+    )
+    services.assign(complaint_id=complaint.pk, department=urban, assignee=handler, actor=dispatcher)
+    services.accept(complaint_id=complaint.pk, actor=handler)
+    services.draft_reply(complaint_id=complaint.pk, body="已责令停止夜间施工。", actor=handler)
+    services.send_reply(complaint_id=complaint.pk, actor=handler)
+    reply = complaint.replies.get()
+    assert reply.delivery == "letter"
+    url = f"/console/complaints/{complaint.pk}/replies/{reply.pk}/letter.pdf"
+
+    client.force_login(handler)
+    assert url in page_of(client, complaint)
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+    assert response["Cache-Control"] == "private, no-store"
+    viewed = complaint.events.filter(kind="personal_data.viewed").get()
+    assert viewed.actor == handler
+
+    client.force_login(market_handler)
+    assert client.get(url).status_code == 404
