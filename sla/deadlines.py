@@ -19,8 +19,10 @@ returned                     accept, plan (cancelled)                   assign
 accepted                     accept                                     —
 plan_recorded                plan                                       reply
 replied                      accept, plan, reply, cycle                 follow_up
-survey.answered, closed      follow_up                                  —
-reopened                     follow_up                                  accept, cycle
+survey.answered              follow_up                                  —
+review_requested             —                                          review (supervisors)
+closed                       follow_up, review                          —
+reopened                     follow_up, review                          accept, cycle
 rejected/merged/withdrawn    everything (cancelled)                     —
 routing.critical_suggested   — (on-call leaders alerted at once, and     —
                              classify counted on critical limits)
@@ -100,10 +102,14 @@ def on_event(sender: Any, complaint: Complaint, event: Event, **kwargs: Any) -> 
     elif kind == "replied":
         close(complaint, [Stage.ACCEPT, Stage.PLAN, Stage.REPLY, Stage.CYCLE], at)
         open_stage(complaint, Stage.FOLLOW_UP, at)
-    elif kind in ("closed", "survey.answered"):
+    elif kind == "survey.answered":
         close(complaint, [Stage.FOLLOW_UP], at)
+    elif kind == "review_requested":
+        open_stage(complaint, Stage.REVIEW, at)
+    elif kind == "closed":
+        close(complaint, [Stage.FOLLOW_UP, Stage.REVIEW], at)
     elif kind == "reopened":
-        close(complaint, [Stage.FOLLOW_UP], at)
+        close(complaint, [Stage.FOLLOW_UP, Stage.REVIEW], at)
         open_stages(complaint, [Stage.ACCEPT, Stage.CYCLE], at)
     elif kind in ("rejected", "merged", "withdrawn", "archived"):
         close(complaint, list(Stage), at, cancel=True)

@@ -25,6 +25,7 @@ STANDARD = {
     "cycle": (5, "days", "business"),
     "follow_up": (1, "days", "business"),
     "contact": (2, "hours", "business"),
+    "review": (1, "days", "business"),
 }
 URGENT = {
     "classify": (1, "hours", "calendar"),
@@ -35,6 +36,7 @@ URGENT = {
     "cycle": (3, "days", "business"),
     "follow_up": (1, "days", "business"),
     "contact": (2, "hours", "calendar"),
+    "review": (1, "days", "business"),
 }
 # level, recipients, (delay after the due time), stage ("" = every stage)
 STANDARD_CHAIN = [
@@ -42,12 +44,15 @@ STANDARD_CHAIN = [
     (2, "supervisor", (1, "days", "business"), ""),
     # Missing details not chased in time go to the intake supervisor (DESIGN.md).
     (1, "supervisor", (0, "minutes", "business"), "contact"),
+    # A review waiting for supervisors is theirs to hear about, not the department's.
+    (1, "supervisor", (0, "minutes", "business"), "review"),
 ]
 URGENT_CHAIN = [
     (1, "head", (0, "minutes", "calendar"), ""),
     (2, "supervisor", (2, "hours", "calendar"), ""),
     (3, "on_call", (4, "hours", "calendar"), ""),
     (1, "supervisor", (0, "minutes", "calendar"), "contact"),
+    (1, "supervisor", (0, "minutes", "calendar"), "review"),
 ]
 SINCE = datetime(2000, 1, 1, tzinfo=UTC)
 

@@ -37,6 +37,7 @@ class Stage(models.TextChoices):
     REPLY = "reply", _("Reply")
     CYCLE = "cycle", _("Whole cycle")
     FOLLOW_UP = "follow_up", _("Satisfaction follow-up")
+    REVIEW = "review", _("Supervisor's review of a second dissatisfaction")
     CONTACT = "contact", _("Contact petitioner about missing details")
     CO_HANDLING = "co_handling", _("Co-handling task")
 

@@ -95,6 +95,8 @@ class Directory:
         """Who is warned before ``stage``'s limit passes: whoever must act on it."""
         if stage in (Stage.CLASSIFY, Stage.ASSIGN):
             return self.resolve(Recipients.DISPATCHER, department_id=None, assignee_id=None)
+        if stage == Stage.REVIEW:
+            return self.resolve(Recipients.SUPERVISOR, department_id=None, assignee_id=None)
         if stage == Stage.CONTACT:
             clerks = self.by_role[Role.INTAKE_CLERK.value]
             return _present(clerks) or self.resolve(

@@ -11,9 +11,10 @@ import time_machine
 
 from accounts.models import User
 from complaints import services
-from complaints.models import Complaint
+from complaints.models import Complaint, Survey
 from routing.models import Category, Department
 from sla.models import Deadline, EnteredYear, Stage
+from tests.factories import complaint_in
 
 SH = ZoneInfo("Asia/Shanghai")
 pytestmark = pytest.mark.django_db
@@ -296,3 +297,21 @@ def test_two_running_deadlines_of_one_stage_are_refused_by_the_database(
             started_at=existing.started_at,
             due_at=existing.due_at + timedelta(hours=1),
         )
+
+
+def test_a_second_dissatisfaction_gives_the_supervisors_a_day_to_review(
+    handler: User, urban: Department, supervisor: User
+) -> None:
+    complaint = complaint_in(Complaint.Status.IN_PROGRESS, department=urban, assignee=handler)
+    Complaint.objects.filter(pk=complaint.pk).update(reopen_count=1)  # the second round
+    services.draft_reply(complaint_id=complaint.pk, body="再次答复。", actor=handler)
+    services.send_reply(complaint_id=complaint.pk, actor=handler)
+    survey = Survey.objects.get(complaint=complaint)
+    services.answer_survey(survey_id=survey.pk, resolved=False, rating=1, actor_label="petitioner")
+
+    review = Deadline.objects.get(complaint=complaint, stage=Stage.REVIEW)
+    assert review.state == Deadline.State.OPEN
+    assert Deadline.objects.get(complaint=complaint, stage=Stage.FOLLOW_UP).state == "met"
+    services.close(complaint_id=complaint.pk, actor=supervisor)
+    review.refresh_from_db()
+    assert review.state == Deadline.State.MET
