@@ -33,7 +33,7 @@ test: install ## Lint, check migrations and types, run the whole test suite
 	$(BIN)/mypy .
 	$(BIN)/pytest
 
-bench: install ## Benchmarks: classifier speed; SLA sweep over 1,000,000 complaints (PostgreSQL)
+bench: install ## Benchmarks: classifier speed; SLA sweep and report rollups over 1,000,000 complaints (PostgreSQL)
 	$(BIN)/python -m bench
 
 lint: install ## ruff lint and format check

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["bench.classify", "bench.sla_sweep"]
+BENCHMARKS = ["bench.classify", "bench.sla_sweep", "bench.reports"]
 
 
 def main() -> int:

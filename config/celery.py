@@ -64,6 +64,46 @@ def _install_beat_schedule(sender: Celery, **kwargs: object) -> None:
         # Close unanswered surveys, archive, anonymise: idempotent, so a missed run waits.
         "options": {"expires": float(settings.LIFECYCLE_SWEEP_INTERVAL)},
     }
+    schedule["refresh-rollups"] = {
+        "task": "reporting.tasks.refresh_rollups",
+        "schedule": float(settings.REPORTING_ROLLUP_INTERVAL),
+        # Recomputes whatever is marked when it runs: a skipped run costs nothing.
+        "options": {"expires": float(settings.REPORTING_ROLLUP_INTERVAL)},
+    }
+    schedule["rebuild-rollups"] = {
+        "task": "reporting.tasks.rebuild_recent_rollups",
+        "schedule": crontab(hour=1, minute=40),  # nightly, in TIME_ZONE
+        "options": {"expires": 6 * 60 * 60},
+    }
+    schedule["export-housekeeping"] = {
+        "task": "reporting.tasks.export_housekeeping",
+        "schedule": crontab(minute=25),  # hourly
+        # Deletes old export files, queues stranded jobs again: a missed run waits.
+        "options": {"expires": 60 * 60},
+    }
+    # Scheduled reports and the sampling audit: each builds its period once, so a task
+    # that runs twice (a retry, a restarted beat) changes nothing the second time.
+    schedule["weekly-exceptions-report"] = {
+        "task": "reporting.tasks.build_weekly_report",
+        "schedule": crontab(hour=7, minute=0, day_of_week=1),  # Mondays, in TIME_ZONE
+        "options": {"expires": 12 * 60 * 60},
+    }
+    schedule["monthly-report"] = {
+        "task": "reporting.tasks.build_monthly_report",
+        "schedule": crontab(hour=7, minute=0, day_of_month=1),
+        "options": {"expires": 12 * 60 * 60},
+    }
+    schedule["audit-samples"] = {
+        "task": "reporting.tasks.draw_audit_samples",
+        "schedule": crontab(hour=7, minute=10, day_of_month=1),
+        "options": {"expires": 12 * 60 * 60},
+    }
+    schedule["check-hotspots"] = {
+        "task": "reporting.tasks.check_hotspots",
+        "schedule": float(settings.HOTSPOT_CHECK_INTERVAL),
+        # Early warning: each spike is told once a day, so a missed run only waits.
+        "options": {"expires": float(settings.HOTSPOT_CHECK_INTERVAL)},
+    }
     if settings.INTAKE_IMAP_HOST:
         schedule["poll-mailbox"] = {
             "task": "intake.tasks.poll_mailbox",

@@ -286,6 +286,51 @@ LIFECYCLE_SWEEP_INTERVAL = env_int("LIFECYCLE_SWEEP_INTERVAL", 15 * 60)
 # Categories whose replies always need approval, besides urgent, critical and sensitive
 # ones, are configured in the back-office (approval rules).
 
+# --- Reports ----------------------------------------------------------------------------
+
+# How often beat recomputes the rollups of days whose complaints changed (seconds).
+REPORTING_ROLLUP_INTERVAL = env_int("REPORTING_ROLLUP_INTERVAL", 300)
+# Days the nightly rebuild recomputes whatever their marks: the safety net.
+REPORTING_REBUILD_DAYS = env_int("REPORTING_REBUILD_DAYS", 60)
+# Exports of up to this many rows download at once; larger ones are built by a worker.
+EXPORT_SYNC_LIMIT = env_int("EXPORT_SYNC_LIMIT", 5000)
+# Days an export's file is kept for its owner to download before it is deleted.
+EXPORT_KEEP_DAYS = env_int("EXPORT_KEEP_DAYS", 7)
+# Per cent of last month's closed complaints drawn for the monthly sampling audit.
+AUDIT_SAMPLE_PERCENT = env_int("AUDIT_SAMPLE_PERCENT", 10)
+
+# --- Hotspots and early warning (预警) ----------------------------------------------------
+# reporting.hotspots: the rule is in reporting/hotspots/spikes.py. A category, keyword or
+# area spikes when its count in the last 24 hours (or 7 days) is at least HOTSPOT_MIN_COUNT
+# and would be reached by chance with probability under HOTSPOT_P_VALUE, given the mean of
+# the same-length windows in the HOTSPOT_BASELINE_DAYS before (Poisson).
+
+# How often beat looks for spikes and tells the supervisors (seconds; once a day per spike).
+HOTSPOT_CHECK_INTERVAL = env_int("HOTSPOT_CHECK_INTERVAL", 60 * 60)
+HOTSPOT_BASELINE_DAYS = env_int("HOTSPOT_BASELINE_DAYS", 28)
+HOTSPOT_P_VALUE = float(env("HOTSPOT_P_VALUE", "0.01"))
+HOTSPOT_MIN_COUNT = env_int("HOTSPOT_MIN_COUNT", 5)
+# Complaints with coordinates but no written location are grouped in cells this big (°).
+HOTSPOT_GRID_DEGREES = float(env("HOTSPOT_GRID_DEGREES", "0.01"))
+HOTSPOT_ALERT_CHANNELS = env_list("HOTSPOT_ALERT_CHANNELS", "in_app,email")
+# Repeat petitioners: this many complaints or more from one person within this many days.
+HOTSPOT_REPEAT_MIN = env_int("HOTSPOT_REPEAT_MIN", 3)
+HOTSPOT_REPEAT_DAYS = env_int("HOTSPOT_REPEAT_DAYS", 30)
+# Clusters of similar complaints in the last days: how alike (0..1), how many make one, and
+# how many of the newest complaints are compared at most.
+HOTSPOT_CLUSTER_DAYS = env_int("HOTSPOT_CLUSTER_DAYS", 7)
+HOTSPOT_CLUSTER_SIMILARITY = float(env("HOTSPOT_CLUSTER_SIMILARITY", "0.5"))
+HOTSPOT_CLUSTER_MIN_SIZE = env_int("HOTSPOT_CLUSTER_MIN_SIZE", 3)
+HOTSPOT_CLUSTER_LIMIT = env_int("HOTSPOT_CLUSTER_LIMIT", 2000)
+
+# --- Public statistics -------------------------------------------------------------------
+
+# /statistics/: anonymised counts for everyone. Off: the page is a 404 and has no link.
+PUBLIC_STATISTICS = env_bool("PUBLIC_STATISTICS", default=True)
+# Any figure built on fewer complaints than this reads "fewer than N".
+PUBLIC_STATISTICS_MIN_COUNT = env_int("PUBLIC_STATISTICS_MIN_COUNT", 5)
+PUBLIC_STATISTICS_CACHE_SECONDS = env_int("PUBLIC_STATISTICS_CACHE_SECONDS", 10 * 60)
+
 # --- Language and time ------------------------------------------------------------------
 
 LANGUAGE_CODE = env("LANGUAGE_CODE", "zh-hans")

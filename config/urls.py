@@ -20,5 +20,7 @@ urlpatterns = [
     path("console/", include("intake.console_urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("open311/v2/", include("intake.open311.urls")),
+    path("statistics/", include("reporting.public_urls")),
+    path("reports/", include("reporting.urls")),
     path("", include("intake.urls")),
 ]
