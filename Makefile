@@ -23,6 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 run: install ## Migrate, load demo data, serve http://127.0.0.1:8000 with worker and beat
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py rebuild_rollups
 	@echo "Sutong: http://127.0.0.1:8000 — back-office /admin/ (admin / sutong-demo); Ctrl-C stops."
 	DEBUG=$${DEBUG:-1} exec $(BIN)/python manage.py runall
 

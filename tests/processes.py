@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,3 +38,38 @@ def clean_environment(var_dir: Path, **overrides: str) -> dict[str, str]:
     }
     env.update(VAR_DIR=str(var_dir), DJANGO_SETTINGS_MODULE="config.settings", **overrides)
     return env
+
+
+@contextlib.contextmanager
+def celery_worker(
+    env: dict[str, str], log: Path, *, beat: bool = False
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker (solo pool, optionally with beat) for the ``with`` block.
+
+    Its output goes to ``log``. It runs in its own process group, stopped with SIGTERM on
+    leaving the block (SIGKILL if it does not stop within 30 s), so no test leaves a worker
+    behind.
+    """
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker"]
+    if beat:
+        command.append("--beat")
+    command += ["--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle"]
+    with log.open("wb") as output:
+        worker = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield worker
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()

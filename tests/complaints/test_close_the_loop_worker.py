@@ -12,11 +12,7 @@ database.
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.notifications.test_worker import manage, tail
-from tests.processes import ROOT, clean_environment
+from tests.processes import celery_worker, clean_environment
 
 pytestmark = pytest.mark.slow
 
@@ -116,19 +112,7 @@ def test_a_real_worker_delivers_the_reply_and_closes_the_unanswered_survey(
         return status, reason
 
     log = tmp_path / "worker.log"
-    with log.open("wb") as out:
-        worker = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "celery", "-A", "config", "worker"),
-                *("--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle"),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
+    with celery_worker(env, log) as worker:
         deadline = time.monotonic() + DONE_WITHIN
         while time.monotonic() < deadline and worker.poll() is None:
             if delivered_at() is not None and state_of_silent()[0] == "closed":
@@ -136,14 +120,6 @@ def test_a_real_worker_delivers_the_reply_and_closes_the_unanswered_survey(
             time.sleep(0.5)
         assert delivered_at() is not None, tail(log)
         assert state_of_silent() == ("closed", "no_response"), tail(log)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
 
     assert read(database, "SELECT status FROM notifications_notification") == [("sent",)]
     [(sent_at,)] = read(database, "SELECT sent_at FROM notifications_notification")

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -19,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import ROOT, clean_environment
+from tests.processes import ROOT, celery_worker, clean_environment
 
 pytestmark = pytest.mark.slow
 
@@ -87,19 +85,7 @@ def test_a_real_worker_delivers_the_outbox_and_retries_a_failed_sms(tmp_path: Pa
     assert outbox(database)["sms"][0] == "pending"
 
     log = tmp_path / "worker.log"
-    with log.open("wb") as output:
-        worker = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "celery", "-A", "config", "worker", "--beat"),
-                *("--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle"),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
+    with celery_worker(env, log, beat=True) as worker:
         deadline = time.monotonic() + DELIVERED_WITHIN
         while time.monotonic() < deadline and worker.poll() is None:
             if {status for status, _, _ in outbox(database).values()} == {"sent"}:
@@ -107,14 +93,6 @@ def test_a_real_worker_delivers_the_outbox_and_retries_a_failed_sms(tmp_path: Pa
             time.sleep(0.5)
         rows = outbox(database)
         assert {status for status, _, _ in rows.values()} == {"sent"}, f"{rows}\n{tail(log)}"
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
 
     _, attempts, error = rows["sms"]
     assert attempts == 2, tail(log)

@@ -482,15 +482,11 @@ for name in ("head", "other"):
 @pytest.mark.slow
 def test_a_real_worker_builds_a_large_export_for_its_owner_only(tmp_path: Path) -> None:
     import contextlib
-    import os
-    import signal
     import sqlite3
-    import subprocess
-    import sys
     import time
 
     from tests.notifications.test_worker import manage, tail
-    from tests.processes import ROOT, clean_environment
+    from tests.processes import celery_worker, clean_environment
 
     database = tmp_path / "db.sqlite3"
     env = clean_environment(
@@ -512,19 +508,7 @@ def test_a_real_worker_builds_a_large_export_for_its_owner_only(tmp_path: Path) 
         return row
 
     log = tmp_path / "worker.log"
-    with log.open("wb") as output:
-        worker = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "celery", "-A", "config", "worker"),
-                *("--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle"),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
+    with celery_worker(env, log) as worker:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and worker.poll() is None:
             if job()[0] in ("done", "failed"):
@@ -532,14 +516,6 @@ def test_a_real_worker_builds_a_large_export_for_its_owner_only(tmp_path: Path) 
             time.sleep(0.5)
         status, done, total, name = job()
         assert status == "done", f"{job()}\n{tail(log)}"
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
 
     assert done == total == 23
     path = tmp_path / "media" / name
