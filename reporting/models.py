@@ -134,8 +134,8 @@ class DepartmentRollup(Metrics):
         return f"{self.day} {self.department_id}"
 
 
-class ChannelRollup(models.Model):
-    """Complaints received per day, department and channel: the breakdown by channel."""
+class _DailyBreakdown(models.Model):
+    """Complaints received per day and department, broken down by one more field."""
 
     day = models.DateField(_("day received"))
     department = models.ForeignKey(
@@ -145,8 +145,16 @@ class ChannelRollup(models.Model):
         null=True,
         related_name="+",
     )
-    channel = models.CharField(_("channel"), max_length=20)
     received = models.PositiveIntegerField(_("complaints received"), default=0)
+
+    class Meta:
+        abstract = True
+
+
+class ChannelRollup(_DailyBreakdown):
+    """Complaints received per day, department and channel: the breakdown by channel."""
+
+    channel = models.CharField(_("channel"), max_length=20)
 
     class Meta:
         verbose_name = _("daily channel rollup")
@@ -157,17 +165,9 @@ class ChannelRollup(models.Model):
         return f"{self.day} {self.department_id}/{self.channel}"
 
 
-class CategoryRollup(models.Model):
+class CategoryRollup(_DailyBreakdown):
     """Complaints received per day, department and category: the breakdown by category."""
 
-    day = models.DateField(_("day received"))
-    department = models.ForeignKey(
-        "routing.Department",
-        verbose_name=_("department"),
-        on_delete=models.CASCADE,
-        null=True,
-        related_name="+",
-    )
     category = models.ForeignKey(
         "routing.Category",
         verbose_name=_("category"),
@@ -175,7 +175,6 @@ class CategoryRollup(models.Model):
         null=True,
         related_name="+",
     )
-    received = models.PositiveIntegerField(_("complaints received"), default=0)
 
     class Meta:
         verbose_name = _("daily category rollup")
