@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from email.utils import parseaddr
 from typing import TYPE_CHECKING
 
 from django.urls import reverse
@@ -57,10 +58,8 @@ def recipient_of(complaint: Complaint) -> Recipient | None:
 def _reply_address(complaint: Complaint) -> str:
     """For e-mail complaints: where the petitioner's mailer asked replies to go."""
     data = complaint.channel_data if isinstance(complaint.channel_data, dict) else {}
-    sender = str(data.get("sender") or "")
-    if "<" in sender and sender.endswith(">"):
-        sender = sender.rsplit("<", 1)[1].rstrip(">")
-    return sender.strip() if "@" in sender else ""
+    _name, address = parseaddr(str(data.get("sender") or ""))
+    return address if "@" in address else ""
 
 
 def possible_deliveries(complaint: Complaint) -> list[str]:

@@ -113,8 +113,8 @@ class CohortRollup(Metrics):
         return f"{self.day} {self.department_id}/{self.category_id}/{self.channel}/{self.kind}"
 
 
-class DepartmentRollup(Metrics):
-    """``CohortRollup`` summed per day and department."""
+class _DayAndDepartment(models.Model):
+    """The key shared by the per-department rollups: the received day and the department."""
 
     day = models.DateField(_("day received"))
     department = models.ForeignKey(
@@ -126,6 +126,13 @@ class DepartmentRollup(Metrics):
     )
 
     class Meta:
+        abstract = True
+
+
+class DepartmentRollup(Metrics, _DayAndDepartment):
+    """``CohortRollup`` summed per day and department."""
+
+    class Meta:
         verbose_name = _("daily department rollup")
         verbose_name_plural = _("daily department rollups")
         indexes = [models.Index(fields=["day", "department"], name="rollup_department_day")]
@@ -134,17 +141,9 @@ class DepartmentRollup(Metrics):
         return f"{self.day} {self.department_id}"
 
 
-class _DailyBreakdown(models.Model):
+class _DailyBreakdown(_DayAndDepartment):
     """Complaints received per day and department, broken down by one more field."""
 
-    day = models.DateField(_("day received"))
-    department = models.ForeignKey(
-        "routing.Department",
-        verbose_name=_("department"),
-        on_delete=models.CASCADE,
-        null=True,
-        related_name="+",
-    )
     received = models.PositiveIntegerField(_("complaints received"), default=0)
 
     class Meta:
