@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
+from datetime import timedelta
+from typing import Any, Self
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -80,3 +84,122 @@ class LoginFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username} @ {self.ip} {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+# --- API credentials ----------------------------------------------------------------------
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.strip().encode()).hexdigest()
+
+
+class Credential(models.Model):
+    """A secret token that stands for someone calling the API.
+
+    Only the token's SHA-256 is stored: the token itself is shown once, when made. A
+    credential may expire, is revoked rather than deleted (what it did stays attributed),
+    and remembers when and from where it was last used.
+    """
+
+    PREFIX = "st_"  # marks Sutong tokens (secret scanners look for it); subclasses narrow it
+
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The first characters, so people can tell tokens apart without the secret.
+    token_hint = models.CharField(_("token starts with"), max_length=12, editable=False)
+    is_active = models.BooleanField(_("in use"), default=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    expires_at = models.DateTimeField(
+        _("expires"),
+        null=True,
+        blank=True,
+        help_text=_("Leave empty for a token that does not expire."),
+    )
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(_("last used from"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    # Noted at most this often, not on every request.
+    USE_NOTED_EVERY = timedelta(minutes=1)
+
+    def issue_token(self) -> str:
+        """Give the credential a new token (unsaved); the raw token is returned, never stored."""
+        raw = self.PREFIX + secrets.token_urlsafe(32)
+        self.token_hash, self.token_hint = hash_token(raw), raw[:12]
+        return raw
+
+    @classmethod
+    def authenticate(cls, raw: str) -> Self | None:
+        """The usable credential whose token is ``raw``: in use, not expired."""
+        if not raw or not raw.startswith(cls.PREFIX):
+            return None
+        found = cls.objects.filter(token_hash=hash_token(raw), is_active=True).first()  # type: ignore[attr-defined]
+        if found is None or found.has_expired():
+            return None
+        return found
+
+    def has_expired(self, now: Any = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())
+
+    def revoke(self) -> None:
+        self.is_active = False
+        self.revoked_at = timezone.now()
+        self.save(update_fields=["is_active", "revoked_at"])
+
+    def note_use(self, ip: str | None) -> None:
+        now = timezone.now()
+        recent = self.last_used_at is not None and now - self.last_used_at < self.USE_NOTED_EVERY
+        if recent and ip == self.last_used_ip:
+            return
+        self.last_used_at, self.last_used_ip = now, ip
+        type(self).objects.filter(pk=self.pk).update(last_used_at=now, last_used_ip=ip)  # type: ignore[attr-defined]
+
+
+class AccessToken(Credential):
+    """A personal access token: a member of staff's scripts act through the API as them.
+
+    It never reaches further than its owner: the owner's roles and department decide what
+    it may see and do, and a read-only token only reads.
+    """
+
+    PREFIX = "stp_"
+
+    class Scope(models.TextChoices):
+        READ = "read", _("read")
+        WRITE = "write", _("read and write")
+
+    user = models.ForeignKey(
+        User, verbose_name=_("staff user"), on_delete=models.CASCADE, related_name="access_tokens"
+    )
+    name = models.CharField(_("name"), max_length=100, help_text=_("What the token is for."))
+    scope = models.CharField(_("access"), max_length=10, choices=Scope, default=Scope.READ)
+
+    class Meta:
+        verbose_name = _("personal access token")
+        verbose_name_plural = _("personal access tokens")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "name"],
+                condition=models.Q(is_active=True),
+                name="accesstoken_unique_active_name",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user.get_username()})"
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == self.Scope.WRITE
+
+    @classmethod
+    def create_with_token(
+        cls, *, user: User, name: str, scope: str = Scope.READ, expires_at: Any = None
+    ) -> tuple[AccessToken, str]:
+        token = cls(user=user, name=name, scope=scope, expires_at=expires_at)
+        raw = token.issue_token()
+        token.save()
+        return token, raw

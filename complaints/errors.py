@@ -52,7 +52,14 @@ class InvalidTransition(DomainError):
     status = 409
     code = "invalid_transition"
 
-    def __init__(self, *, state_label: str, action_label: str, allowed: Sequence[str]) -> None:
+    def __init__(
+        self,
+        *,
+        state_label: str,
+        action_label: str,
+        allowed: Sequence[str],
+        actions: Sequence[str] = (),
+    ) -> None:
         separator = pgettext("list separator", ", ")
         allowed_text = separator.join(str(a) for a in allowed) if allowed else _("none")
         super().__init__(
@@ -70,6 +77,8 @@ class InvalidTransition(DomainError):
         )
         self.state_label = state_label
         self.allowed = list(allowed)
+        # The same actions by name (``allowed`` holds their labels), for the API.
+        self.actions = list(actions)
 
 
 class Conflict(DomainError):

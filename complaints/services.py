@@ -94,6 +94,17 @@ def allowed_actions(complaint: Complaint, actor: User | None) -> list[Transition
     return sorted(permitted, key=lambda t: _ACTION_ORDER.index(t.name))
 
 
+def _invalid(complaint: Complaint, actor: User | None, label: str) -> InvalidTransition:
+    """The refusal of an action the complaint's state does not allow, naming what is."""
+    allowed = allowed_actions(complaint, actor)
+    return InvalidTransition(
+        state_label=complaint.get_status_display(),
+        action_label=label,
+        allowed=[t.custom.get("label", t.name) for t in allowed],
+        actions=[t.name for t in allowed],
+    )
+
+
 # --- The unit of work -------------------------------------------------------------------
 
 
@@ -186,11 +197,7 @@ def _transition(
         method = getattr(complaint, action)
         transition = method._django_fsm.get_transition(complaint.status)
         if transition is None:
-            raise InvalidTransition(
-                state_label=complaint.get_status_display(),
-                action_label=action_label(action),
-                allowed=[t.custom.get("label", t.name) for t in allowed_actions(complaint, actor)],
-            )
+            raise _invalid(complaint, actor, action_label(action))
         _require(actor, complaint, action)
         from_state = complaint.status
         method(**arguments)
@@ -258,10 +265,14 @@ def submit_complaint(
     actor: User | None = None,
     actor_label: str = "",
     details: Mapping[str, Any] | None = None,
+    on_created: Callable[[Complaint], None] | None = None,
 ) -> Submission:
     """Create a complaint in ``received``; ``intake.services.submit`` is the caller.
 
     Content may be empty: intake accepts such a complaint and asks for the details.
+    ``on_created`` runs with the new complaint before its first event is recorded, in the
+    same transaction: the channel's own records (which client sent it) are there for
+    every listener of that event.
 
     A channel that passes its own ``external_ref`` (message id, idempotency key, letter
     number) may retry safely: the same reference on the same channel returns the
@@ -306,6 +317,8 @@ def submit_complaint(
                 **details,
             )
             stored = [_store_attachment(complaint, upload, actor) for upload in attachments]
+            if on_created is not None:
+                on_created(complaint)
             _record(
                 complaint,
                 "complaint.received",
@@ -901,11 +914,7 @@ def _current_draft(complaint: Complaint) -> Reply | None:
 
 def _refuse_outside(complaint: Complaint, actor: User | None, verb: str, *states: str) -> None:
     if complaint.status not in states:
-        raise InvalidTransition(
-            state_label=complaint.get_status_display(),
-            action_label=_verb_label(verb),
-            allowed=[t.custom.get("label", t.name) for t in allowed_actions(complaint, actor)],
-        )
+        raise _invalid(complaint, actor, _verb_label(verb))
 
 
 def draft_reply(

@@ -93,6 +93,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_fsm",
     "accounts",
     "routing",
@@ -102,6 +104,7 @@ INSTALLED_APPS = [
     "ops",
     "notifications",
     "sla",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -403,11 +406,58 @@ if not DEBUG:
 # --- REST framework ---------------------------------------------------------------------
 
 REST_FRAMEWORK = {
+    # A token in the Authorization header first: it decides the 401's WWW-Authenticate.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        "api.auth.TokenAuthentication",
+        "api.auth.StaffSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "EXCEPTION_HANDLER": "complaints.api_errors.exception_handler",
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "api.permissions.ReadOnlyTokens",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.PerCaller"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Cursor",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+}
+# Calls per minute, per caller; 0 turns the limit off. A channel client may have its own.
+API_RATE_CLIENT = env_int("API_RATE_CLIENT", 120)
+API_RATE_STAFF = env_int("API_RATE_STAFF", 600)
+API_RATE_ANONYMOUS = env_int("API_RATE_ANONYMOUS", 60)
+# A personal access token lives at most this many days (a longer expiry is refused).
+API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365)
+
+# The OpenAPI schema (/api/v1/schema/) and its interactive docs (/api/v1/docs/), served
+# from vendored files (drf-spectacular-sidecar): they work without the internet.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Sutong API",
+    "DESCRIPTION": (
+        "Complaints through their whole lifecycle, for channel systems and staff scripts. "
+        "Authenticate with `Authorization: Token <token>`. Errors share one format: "
+        "`{code, message, errors: [{field, code, message}]}`."
+    ),
+    "VERSION": "1",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ComplaintChannel": "complaints.models.Complaint.Channel",
+        "StaffChannel": "intake.forms.RegisterForm.STAFF_CHANNELS",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_error_responses",
+    ],
 }
 
 # --- Logging ----------------------------------------------------------------------------
@@ -442,6 +492,16 @@ SMS_BACKEND = env(
 SMS_FILE_PATH = Path(env("SMS_FILE_PATH") or VAR_DIR / "sms" / "outbox.jsonl")
 # Where people reach this site: links in e-mail and SMS are made absolute with it.
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+
+# --- Webhooks ---------------------------------------------------------------------------
+# Integrations subscribe to complaint events (notifications.webhooks); each delivery is an
+# outbox row, retried like any message above. Targets must be public https:// addresses:
+# WEBHOOK_ALLOW_HTTP also permits http:// (default: only with DEBUG), and
+# WEBHOOK_ALLOWED_HOSTS names internal hosts, addresses or networks (CIDR) that may
+# receive webhooks all the same. Seconds to wait for a receiver's answer: WEBHOOK_TIMEOUT.
+WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10)
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", default=DEBUG)
+WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS")
 
 # --- Login ------------------------------------------------------------------------------
 # Argon2 hashes new passwords. The older hashers stay listed so existing PBKDF2 hashes

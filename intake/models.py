@@ -2,40 +2,50 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from typing import Any
 
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Credential
 from complaints.models import Complaint
 
 TOKEN_PREFIX = "stc_"  # noqa: S105 - a prefix that marks Sutong tokens, not a secret
 
 
-def hash_token(raw: str) -> str:
-    return hashlib.sha256(raw.strip().encode()).hexdigest()
-
-
-class ChannelClient(models.Model):
+class ChannelClient(Credential):
     """An integration (WeChat, app, hotline system, CRM, Open311 client) and its token.
 
-    Only the token's SHA-256 is stored; the token itself is shown once, when made.
+    What the token may do is its scopes: a channel that only submits holds ``intake``;
+    one that also shows its users their complaints' progress holds ``read_own``; and so
+    on. "Own" complaints are those the client submitted (``ClientSubmission``).
     """
+
+    PREFIX = TOKEN_PREFIX
+
+    class Scope(models.TextChoices):
+        INTAKE = "intake", _("submit complaints")
+        READ_OWN = "read_own", _("read the complaints it submitted")
+        ACT_OWN = "act_own", _(
+            "act for the petitioner on the complaints it submitted: add details, withdraw, "
+            "answer the survey"
+        )
+        WEBHOOKS = "webhooks", _("subscribe to webhooks about the complaints it submitted")
 
     name = models.CharField(_("name"), max_length=100, unique=True)
     channel = models.CharField(
         _("channel"), max_length=20, choices=Complaint.Channel, default=Complaint.Channel.API
     )
-    token_hash = models.CharField(max_length=64, unique=True, editable=False)
-    # The first characters, so an administrator can tell tokens apart without the secret.
-    token_hint = models.CharField(_("token starts with"), max_length=12, editable=False)
-    is_active = models.BooleanField(_("in use"), default=True)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
-    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    scopes = models.JSONField(
+        _("scopes"), default=list, blank=True, help_text=_("What the token may do.")
+    )
+    rate_limit = models.PositiveIntegerField(
+        _("requests per minute"),
+        null=True,
+        blank=True,
+        help_text=_("Leave empty for the default limit of channel clients."),
+    )
 
     class Meta:
         verbose_name = _("channel client")
@@ -47,32 +57,48 @@ class ChannelClient(models.Model):
 
     # Django REST framework treats the authenticated "user" as this object.
     is_authenticated = True
+    is_anonymous = False
 
-    def issue_token(self) -> str:
-        """Give the client a new token (unsaved); the raw token is returned, never stored."""
-        raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        self.token_hash, self.token_hint = hash_token(raw), raw[:12]
-        return raw
+    def has_scope(self, scope: str) -> bool:
+        return scope in (self.scopes or [])
+
+    def has_perm(self, perm: str, obj: Any = None) -> bool:
+        return False  # staff permissions never apply to a channel
 
     @classmethod
     def create_with_token(
-        cls, *, name: str, channel: str = Complaint.Channel.API
+        cls,
+        *,
+        name: str,
+        channel: str = Complaint.Channel.API,
+        scopes: list[str] | None = None,
+        expires_at: Any = None,
     ) -> tuple[ChannelClient, str]:
-        client = cls(name=name, channel=channel)
+        client = cls(
+            name=name,
+            channel=channel,
+            scopes=list(scopes) if scopes is not None else [cls.Scope.INTAKE],
+            expires_at=expires_at,
+        )
         raw = client.issue_token()
         client.save()
         return client, raw
 
-    @classmethod
-    def authenticate(cls, raw: str) -> ChannelClient | None:
-        if not raw:
-            return None
-        return cls.objects.filter(token_hash=hash_token(raw), is_active=True).first()
 
-    def revoke(self) -> None:
-        self.is_active = False
-        self.revoked_at = timezone.now()
-        self.save(update_fields=["is_active", "revoked_at"])
+class ClientSubmission(models.Model):
+    """Which channel client submitted a complaint: what "its own complaints" means."""
+
+    client = models.ForeignKey(ChannelClient, on_delete=models.PROTECT, related_name="submissions")
+    complaint = models.OneToOneField(
+        Complaint, on_delete=models.CASCADE, related_name="client_submission"
+    )
+
+    class Meta:
+        verbose_name = _("submission by a channel client")
+        verbose_name_plural = _("submissions by channel clients")
+
+    def __str__(self) -> str:
+        return f"{self.client_id} → {self.complaint_id}"
 
 
 class IdempotencyRecord(models.Model):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -27,6 +27,7 @@ from complaints.contacts import normalize_phone
 from complaints.errors import GuardFailed
 from complaints.models import Complaint, ContactPreference, Petitioner
 from intake.files import UploadRejected, check_upload
+from intake.models import ClientSubmission
 from intake.submission import Submission, Upload
 
 __all__ = [
@@ -239,6 +240,18 @@ def submit(submission: Submission, *, actor: User | None = None, actor_label: st
         return Receipt(complaint=replay.complaint, secret=None, created=False)
 
 
+def _note_client(submission: Submission) -> Callable[[Complaint], None] | None:
+    """Remember which channel client sent the complaint (its "own" complaints)."""
+    if submission.client is None:
+        return None
+    client = submission.client
+
+    def note(complaint: Complaint) -> None:
+        ClientSubmission.objects.create(client=client, complaint=complaint)
+
+    return note
+
+
 class _Replay(Exception):
     def __init__(self, complaint: Complaint) -> None:
         self.complaint = complaint
@@ -276,6 +289,7 @@ def _store(
                 "privacy_consent_at": timezone.now() if submission.privacy_consent else None,
                 "channel_data": submission.channel_data,
             },
+            on_created=_note_client(submission),
         )
         if not created.created:
             raise _Replay(created.complaint)

@@ -61,3 +61,5 @@ class Submission:
     received_at: datetime | None = None
     uploads: tuple[Upload, ...] = ()
     channel_data: dict[str, Any] = field(default_factory=dict)
+    # The channel client (intake.models.ChannelClient) that sent it, if one did.
+    client: Any = None

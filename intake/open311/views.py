@@ -295,6 +295,7 @@ def _create(request: HttpRequest, fmt: str) -> HttpResponse:
         language=translation.get_language() if "HTTP_ACCEPT_LANGUAGE" in request.META else "",
         uploads=uploads,
         channel_data=channel_data,
+        client=client,
     )
     try:
         receipt = submit(submission, actor_label=f"channel:{client.name}")

@@ -10,59 +10,25 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from rest_framework import exceptions, parsers, serializers, status
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.permissions import BasePermission
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.errors import body as error_body
+from api.permissions import channel_scope
+from api.schema import ERROR_RESPONSE
 from complaints.models import Complaint, ContactPreference, Petitioner
 from intake import idempotency
 from intake.links import private_link
 from intake.models import ChannelClient
-from intake.services import submit
+from intake.services import InvalidSubmission, submit
 from intake.submission import Submission, Upload
-
-
-class ChannelTokenAuthentication(BaseAuthentication):
-    keyword = "Token"
-
-    def authenticate(self, request: Request) -> tuple[ChannelClient, None] | None:
-        parts = get_authorization_header(request).split()
-        if not parts or parts[0].lower() != self.keyword.lower().encode():
-            return None
-        if len(parts) != 2:
-            raise exceptions.AuthenticationFailed(_("Send the header as “Authorization: Token …”."))
-        try:
-            raw = parts[1].decode("ascii")
-        except UnicodeDecodeError as error:
-            raise exceptions.AuthenticationFailed(_("This token is not valid.")) from error
-        client = ChannelClient.authenticate(raw)
-        if client is None:
-            raise exceptions.AuthenticationFailed(_("This token is not valid or was revoked."))
-        # One write a minute at most, not one per request.
-        now = timezone.now()
-        if client.last_used_at is None or now - client.last_used_at > timedelta(minutes=1):
-            ChannelClient.objects.filter(pk=client.pk).update(last_used_at=now)
-        return client, None
-
-    def authenticate_header(self, request: Request) -> str:
-        return self.keyword
-
-
-class IsChannelClient(BasePermission):
-    message = gettext_lazy("Authenticate with a channel client token.")
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return isinstance(request.user, ChannelClient)
 
 
 class PetitionerInput(serializers.Serializer[dict[str, Any]]):
@@ -124,7 +90,46 @@ class IntakeOutput(serializers.Serializer[dict[str, Any]]):
     missing = serializers.ListField(child=serializers.CharField())
 
 
-def _uploads(request: Request, data: dict[str, Any]) -> tuple[Upload, ...]:
+def submission_from(data: dict[str, Any], **extra: Any) -> Submission:
+    """The normalised submission of validated ``IntakeInput`` data (plus ``extra``)."""
+    petitioner = data.get("petitioner") or {}
+    return Submission(
+        kind=data["kind"],
+        title=data["title"],
+        content=data["content"],
+        petitioner_type=petitioner.get("type", Petitioner.Type.INDIVIDUAL),
+        name=petitioner.get("name", ""),
+        organisation=petitioner.get("organisation", ""),
+        phone=petitioner.get("phone", ""),
+        email=petitioner.get("email", ""),
+        id_number=petitioner.get("id_number", ""),
+        address=petitioner.get("address", ""),
+        language=petitioner.get("language", ""),
+        anonymous=data["anonymous"],
+        contact_preference=data["contact_preference"],
+        location=data["location"],
+        latitude=data["latitude"],
+        longitude=data["longitude"],
+        occurred_at=data["occurred_at"],
+        privacy_consent=data["privacy_consent"],
+        **extra,
+    )
+
+
+def submitted(submission: Submission, **options: Any) -> Any:
+    """``intake.services.submit``, with its field errors named as this API names fields."""
+    try:
+        return submit(submission, **options)
+    except InvalidSubmission as error:
+        nested = set(PetitionerInput().fields)
+        error.errors = {
+            (f"petitioner.{name}" if name in nested else name): messages
+            for name, messages in error.errors.items()
+        }
+        raise
+
+
+def uploads_of(request: Request, data: dict[str, Any]) -> tuple[Upload, ...]:
     uploads = [
         Upload(name=a["name"], content_type=a["content_type"], data=a["content_base64"])
         for a in data["attachments"]
@@ -142,28 +147,46 @@ def _fingerprint(data: dict[str, Any], uploads: tuple[Upload, ...]) -> str:
 class IntakeView(APIView):
     """Submit a complaint from a channel. One request, one complaint, whatever the retries."""
 
-    authentication_classes = [ChannelTokenAuthentication]
-    permission_classes = [IsChannelClient]
-    parser_classes = [parsers.JSONParser, parsers.MultiPartParser, parsers.FormParser]
+    permission_classes = [channel_scope(ChannelClient.Scope.INTAKE)]
 
+    @extend_schema(
+        operation_id="intake_submit",
+        summary="Submit a complaint from a channel",
+        tags=["intake"],
+        request={"application/json": IntakeInput, "multipart/form-data": IntakeInput},
+        responses={
+            201: IntakeOutput,
+            409: ERROR_RESPONSE,
+            422: ERROR_RESPONSE,
+        },
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                location=OpenApiParameter.HEADER,
+                required=True,
+                description="Your own unique key for this submission; a retry with the same "
+                "key answers the first result (with `Idempotent-Replayed: true`).",
+            )
+        ],
+    )
     def post(self, request: Request) -> Response:
         client: ChannelClient = request.user  # type: ignore[assignment]
         key = request.headers.get("Idempotency-Key", "").strip()
         if not idempotency.valid_key(key):
             return Response(
-                {
-                    "code": "idempotency_key",
-                    "detail": _(
+                error_body(
+                    "idempotency_key",
+                    _(
                         "Send an Idempotency-Key header (1–255 printable ASCII characters) "
                         "with every request."
                     ),
-                },
+                ),
                 status=status.HTTP_400_BAD_REQUEST,
             )
         incoming = IntakeInput(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        uploads = _uploads(request, data)
+        uploads = uploads_of(request, data)
         claim = idempotency.begin(client, key, _fingerprint(data, uploads))
         if claim.replay is not None:
             response = Response(claim.replay.response_body, status=claim.replay.response_status)
@@ -171,21 +194,21 @@ class IntakeView(APIView):
             return response
         if claim.conflict:
             return Response(
-                {
-                    "code": "idempotency_conflict",
-                    "detail": _("This Idempotency-Key was already used for a different request."),
-                },
+                error_body(
+                    "idempotency_conflict",
+                    _("This Idempotency-Key was already used for a different request."),
+                ),
                 status=status.HTTP_422_UNPROCESSABLE_ENTITY,
             )
         if claim.in_flight:
             return Response(
-                {
-                    "code": "idempotency_in_flight",
-                    "detail": _(
+                error_body(
+                    "idempotency_in_flight",
+                    _(
                         "A request with this Idempotency-Key is still being processed; "
                         "retry shortly."
                     ),
-                },
+                ),
                 status=status.HTTP_409_CONFLICT,
             )
         assert claim.record is not None
@@ -204,33 +227,16 @@ class IntakeView(APIView):
         uploads: tuple[Upload, ...],
         record: Any,
     ) -> Response:
-        petitioner = data.get("petitioner") or {}
-        submission = Submission(
+        submission = submission_from(
+            data,
             channel=client.channel,
-            kind=data["kind"],
-            title=data["title"],
-            content=data["content"],
-            petitioner_type=petitioner.get("type", Petitioner.Type.INDIVIDUAL),
-            name=petitioner.get("name", ""),
-            organisation=petitioner.get("organisation", ""),
-            phone=petitioner.get("phone", ""),
-            email=petitioner.get("email", ""),
-            id_number=petitioner.get("id_number", ""),
-            address=petitioner.get("address", ""),
-            language=petitioner.get("language", ""),
-            anonymous=data["anonymous"],
-            contact_preference=data["contact_preference"],
-            location=data["location"],
-            latitude=data["latitude"],
-            longitude=data["longitude"],
-            occurred_at=data["occurred_at"],
-            privacy_consent=data["privacy_consent"],
+            uploads=uploads,
             channel_data={**data["channel_data"], "client": client.name},
             external_ref=f"client-{client.pk}:{key}",
-            uploads=uploads,
+            client=client,
         )
         with transaction.atomic():
-            receipt = submit(submission, actor_label=f"channel:{client.name}")
+            receipt = submitted(submission, actor_label=f"channel:{client.name}")
             complaint = receipt.complaint
             body = IntakeOutput(
                 {

@@ -1,0 +1,221 @@
+"""How complaints read in the API: one shape for staff, one for the channel that sent them.
+
+Staff see what the console shows them — the petitioner masked as on the complaint page,
+revealed only through ``POST …/personal-data/`` (which is logged). A channel sees what the
+petitioner sees on the tracking page: state, public timeline, the question asked, replies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from complaints import privacy, selectors, services, surveys
+from complaints.models import Complaint
+from sla.models import Deadline
+
+
+class Reference(serializers.Serializer[Any]):
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class Person(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.CharField()
+
+
+def reference(obj: Any) -> dict[str, str] | None:
+    return None if obj is None else {"code": obj.code, "name": obj.name}
+
+
+def person(user: Any) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    return {
+        "id": user.pk,
+        "username": user.get_username(),
+        "name": user.get_full_name() or user.get_username(),
+    }
+
+
+class PetitionerOut(serializers.Serializer[Any]):
+    """The petitioner as the caller may see them; ``masked`` tells whether values are."""
+
+    name = serializers.CharField()
+    type = serializers.CharField()
+    organisation = serializers.CharField()
+    phone = serializers.CharField()
+    email = serializers.CharField()
+    id_number = serializers.CharField()
+    address = serializers.CharField()
+    anonymous = serializers.BooleanField()
+    masked = serializers.BooleanField()
+    can_reveal = serializers.BooleanField()
+
+
+PETITIONER_FIELDS = tuple(PetitionerOut().fields)
+
+
+def petitioner_of(
+    complaint: Complaint, user: Any, *, revealed: bool = False
+) -> dict[str, Any] | None:
+    view = privacy.petitioner_view(complaint, user, revealed=revealed)
+    if view is None:
+        return None
+    return {name: getattr(view, name) for name in PETITIONER_FIELDS}
+
+
+class DeadlineOut(serializers.Serializer[Any]):
+    stage = serializers.CharField()
+    state = serializers.CharField()
+    warn_at = serializers.DateTimeField(allow_null=True)
+    due_at = serializers.DateTimeField()
+    overdue = serializers.BooleanField()
+
+
+class ComplaintSummary(serializers.Serializer[Any]):
+    """A complaint in a list."""
+
+    id = serializers.IntegerField()
+    tracking_code = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.ChoiceField(choices=Complaint.Status.choices)
+    status_label = serializers.CharField(source="get_status_display")
+    kind = serializers.ChoiceField(choices=Complaint.Kind.choices)
+    channel = serializers.ChoiceField(choices=Complaint.Channel.choices)
+    priority = serializers.ChoiceField(choices=Complaint.Priority.choices)
+    category = serializers.SerializerMethodField()
+    department = serializers.SerializerMethodField()
+    assignee = serializers.SerializerMethodField()
+    is_sensitive = serializers.BooleanField()
+    received_at = serializers.DateTimeField()
+    replied_at = serializers.DateTimeField(allow_null=True)
+    closed_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField()
+    overdue_since = serializers.DateTimeField(allow_null=True)
+    supervision = serializers.CharField()
+    version = serializers.IntegerField()
+
+    @extend_schema_field(Reference(allow_null=True))
+    def get_category(self, complaint: Complaint) -> dict[str, str] | None:
+        return reference(complaint.category)
+
+    @extend_schema_field(Reference(allow_null=True))
+    def get_department(self, complaint: Complaint) -> dict[str, str] | None:
+        return reference(complaint.department)
+
+    @extend_schema_field(Person(allow_null=True))
+    def get_assignee(self, complaint: Complaint) -> dict[str, Any] | None:
+        return person(complaint.assignee)
+
+
+class ComplaintDetail(ComplaintSummary):
+    """One complaint, with what the caller may do to it now."""
+
+    content = serializers.CharField()
+    location = serializers.CharField()
+    latitude = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True)
+    longitude = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True)
+    occurred_at = serializers.DateTimeField(allow_null=True)
+    is_anonymous = serializers.BooleanField()
+    contact_preference = serializers.CharField()
+    petitioner = serializers.SerializerMethodField()
+    merged_into = serializers.SerializerMethodField()
+    reopen_count = serializers.IntegerField()
+    review_requested_at = serializers.DateTimeField(allow_null=True)
+    close_reason = serializers.CharField()
+    allowed_actions = serializers.SerializerMethodField()
+    deadlines = serializers.SerializerMethodField()
+
+    @extend_schema_field(PetitionerOut(allow_null=True))
+    def get_petitioner(self, complaint: Complaint) -> dict[str, Any] | None:
+        return petitioner_of(complaint, self.context["request"].user)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_merged_into(self, complaint: Complaint) -> str | None:
+        merged = complaint.merged_into
+        return merged.tracking_code if merged is not None else None
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_allowed_actions(self, complaint: Complaint) -> list[str]:
+        """The state changes the caller may make now (each one is ``POST …/<action>/``)."""
+        return [t.name for t in services.allowed_actions(complaint, self.context["request"].user)]
+
+    @extend_schema_field(DeadlineOut(many=True))
+    def get_deadlines(self, complaint: Complaint) -> list[dict[str, Any]]:
+        now = timezone.now()
+        pending = Deadline.objects.filter(
+            complaint=complaint, state__in=[Deadline.State.OPEN, Deadline.State.PAUSED]
+        )
+        return [
+            {
+                "stage": d.stage,
+                "state": d.state,
+                "warn_at": d.warn_at,
+                "due_at": d.due_at,
+                "overdue": d.state == Deadline.State.OPEN and d.due_at <= now,
+            }
+            for d in pending.order_by("due_at")
+        ]
+
+
+# --- What a channel sees of the complaints it sent --------------------------------------
+
+
+class PublicEventOut(serializers.Serializer[Any]):
+    at = serializers.DateTimeField()
+    what = serializers.CharField()
+    text = serializers.CharField()
+    attachments = serializers.ListField(child=serializers.CharField())
+
+
+class PublicReplyOut(serializers.Serializer[Any]):
+    body = serializers.CharField()
+    sent_at = serializers.DateTimeField()
+
+
+class SubmissionOut(serializers.Serializer[Any]):
+    """A complaint as its petitioner sees it on the tracking page."""
+
+    id = serializers.IntegerField()
+    tracking_code = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.ChoiceField(choices=Complaint.Status.choices)
+    status_label = serializers.CharField(source="get_status_display")
+    kind = serializers.ChoiceField(choices=Complaint.Kind.choices)
+    received_at = serializers.DateTimeField()
+    replied_at = serializers.DateTimeField(allow_null=True)
+    closed_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField()
+    question = serializers.SerializerMethodField()
+    timeline = serializers.SerializerMethodField()
+    replies = serializers.SerializerMethodField()
+    survey_open = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.CharField())
+    def get_question(self, complaint: Complaint) -> str:
+        """What staff asked the petitioner, while the complaint waits for details."""
+        if complaint.status != Complaint.Status.NEEDS_INFO:
+            return ""
+        return selectors.open_question(complaint)
+
+    @extend_schema_field(PublicEventOut(many=True))
+    def get_timeline(self, complaint: Complaint) -> list[dict[str, Any]]:
+        return [
+            {"at": e.at, "what": str(e.label), "text": e.text, "attachments": list(e.attachments)}
+            for e in selectors.public_timeline(complaint)
+        ]
+
+    @extend_schema_field(PublicReplyOut(many=True))
+    def get_replies(self, complaint: Complaint) -> list[dict[str, Any]]:
+        return [{"body": r.body, "sent_at": r.sent_at} for r in selectors.sent_replies(complaint)]
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_survey_open(self, complaint: Complaint) -> bool:
+        survey = surveys.current(complaint)
+        return bool(survey is not None and survey.is_open)
