@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from notifications import signals, sms
+from notifications import signals, sms, webhooks
 from notifications.models import Notification
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,8 @@ Status = Notification.Status
 Channel = Notification.Channel
 
 # How long a claim lasts. A worker sends CLAIM_BATCH rows on one claim, each bounded by
-# EMAIL_TIMEOUT or the SMS gateway's timeout, so the lease must outlast that many sends.
+# EMAIL_TIMEOUT, the SMS gateway's timeout or WEBHOOK_TIMEOUT, so the lease must outlast
+# that many sends.
 LEASE = timedelta(minutes=10)
 CLAIM_BATCH = 10
 BACKOFF_CAP = timedelta(hours=1)
@@ -156,6 +157,8 @@ def send(notification: Notification, *, sms_backend: sms.BaseSmsBackend | None =
     elif notification.channel == Channel.SMS:
         backend = sms_backend or sms.get_backend()
         backend.send(notification.address, sms_text(notification))
+    elif notification.channel == Channel.WEBHOOK:
+        webhooks.deliver(notification)
     else:
         raise ValueError(f"channel {notification.channel!r} is not delivered by a worker")
 
@@ -210,7 +213,11 @@ def _mine(notification: Notification) -> Q:
 def _record_sent(notification: Notification) -> None:
     now = timezone.now()
     recorded = Notification.objects.filter(_mine(notification)).update(
-        status=Status.SENT, sent_at=now, lease_until=None, next_attempt_at=None
+        status=Status.SENT,
+        sent_at=now,
+        lease_until=None,
+        next_attempt_at=None,
+        response_status=notification.response_status,
     )
     if recorded:
         notification.status, notification.sent_at = Status.SENT, now
@@ -242,7 +249,12 @@ def _record_failure(notification: Notification, error: Exception) -> str:
             message,
         )
     Notification.objects.filter(_mine(notification)).update(
-        status=status, next_attempt_at=next_attempt_at, lease_until=None, last_error=message
+        status=status,
+        next_attempt_at=next_attempt_at,
+        lease_until=None,
+        last_error=message,
+        # Webhooks: the receiver's answer (None if none came); other channels have none.
+        response_status=notification.response_status,
     )
     return status
 
