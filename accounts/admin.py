@@ -1,11 +1,15 @@
-from django.contrib import admin
+from typing import Any
+
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from accounts import tokens
 from accounts.forms import AdminLoginForm
-from accounts.models import LoginFailure, User
+from accounts.models import AccessToken, LoginFailure, User
 
 # The back-office login shares the console's lockout (accounts.lockout).
 admin.site.login_form = AdminLoginForm
@@ -50,3 +54,60 @@ class LoginFailureAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: LoginFailure | None = None) -> bool:
         return False
+
+
+@admin.register(AccessToken)
+class AccessTokenAdmin(admin.ModelAdmin):
+    """Every staff user's personal access tokens: read and revoke, nothing else.
+
+    Tokens are made by their owners (console, "API tokens"), so nobody else ever sees a
+    token; an administrator revokes a lost or misused one here. Revoked tokens stay, so
+    that what they did stays attributed.
+    """
+
+    list_display = (
+        "user",
+        "name",
+        "scope",
+        "token_hint",
+        "is_active",
+        "expires_at",
+        "last_used_at",
+        "last_used_ip",
+        "created_at",
+    )
+    list_filter = ("scope", "is_active")
+    list_select_related = ("user",)
+    search_fields = ("name", "token_hint", "user__username", "user__first_name", "user__last_name")
+    date_hierarchy = "created_at"
+    fields = (
+        "user",
+        "name",
+        "scope",
+        "token_hint",
+        "is_active",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "last_used_ip",
+        "revoked_at",
+    )
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    @admin.action(description=_("Revoke the selected tokens"))
+    def revoke(self, request: HttpRequest, queryset: QuerySet[AccessToken]) -> None:
+        by: User = request.user  # type: ignore[assignment]
+        count = sum(tokens.revoke(token, by=by) for token in queryset.filter(is_active=True))
+        self.message_user(
+            request,
+            ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", count)
+            % {"count": count},
+            level=messages.SUCCESS,
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # tokens are made by their owners, in the console
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoke instead: what a token did stays attributed

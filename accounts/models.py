@@ -11,6 +11,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.roles import Role
 
@@ -167,8 +168,8 @@ class AccessToken(Credential):
     PREFIX = "stp_"
 
     class Scope(models.TextChoices):
-        READ = "read", _("read")
-        WRITE = "write", _("read and write")
+        READ = "read", pgettext_lazy("token access", "read only")
+        WRITE = "write", pgettext_lazy("token access", "read and write")
 
     user = models.ForeignKey(
         User, verbose_name=_("staff user"), on_delete=models.CASCADE, related_name="access_tokens"

@@ -5,10 +5,10 @@ request of a deactivated user is anonymous whatever the session store holds. Del
 their stored sessions as well leaves nothing behind to revive should they be reactivated,
 and nothing lingering in the session table.
 
-Tokens: staff have no API tokens yet. When issue 9 adds them, revoke a deactivated user's
-tokens in ``end_sessions_of_deactivated_user``, beside ``end_sessions``. Channel tokens
-(``intake.models.ChannelClient``) belong to integrations, not to staff users, and are not
-touched here.
+Their personal access tokens are revoked with the sessions: authentication already
+refuses the token of an inactive user, and revoking makes it stay refused should the
+account be reactivated. Channel tokens (``intake.models.ChannelClient``) belong to
+integrations, not to staff users, and are not touched here.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def end_sessions_of_deactivated_user(
     update_fields: frozenset[str] | None,
     **kwargs: Any,
 ) -> None:
-    """post_save: when a saved user is inactive, end their sessions.
+    """post_save: when a saved user is inactive, end their sessions and revoke their tokens.
 
     Saving an already inactive user searches again and finds nothing; a queryset
     ``update(is_active=False)`` sends no signal and relies on ``get_user`` alone.
@@ -67,3 +67,8 @@ def end_sessions_of_deactivated_user(
     ended = end_sessions(instance)
     if ended:
         logger.info("Ended %d session(s) of deactivated user %s", ended, instance.username)
+    revoked = instance.access_tokens.filter(is_active=True).update(
+        is_active=False, revoked_at=timezone.now()
+    )
+    if revoked:
+        logger.info("Revoked %d token(s) of deactivated user %s", revoked, instance.username)

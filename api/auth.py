@@ -23,8 +23,8 @@ from rest_framework.authentication import (
 )
 from rest_framework.request import Request
 
+from accounts.lockout import client_ip  # a valid address or None: it is stored as one
 from accounts.models import AccessToken, Credential, User
-from intake.ratelimit import client_ip
 
 KEYWORDS = (b"token", b"bearer")
 # Names under which callers tend to put a token into the address.

@@ -17,6 +17,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -90,6 +91,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return Response(data, status=exc.status_code, headers=headers)
 
 
+@csrf_exempt  # a JSON 404 for every method, not Django's HTML CSRF refusal
 def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     """Any address under /api/v1/ that names nothing: a 404 in the API's own format."""
     return JsonResponse(

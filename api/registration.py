@@ -54,7 +54,7 @@ def register(request: Request) -> Response:
         received_at=data["received_at"],
         external_ref=data["external_ref"],
     )
-    receipt = submitted(submission, actor=request.user)  # type: ignore[arg-type]
+    receipt = submitted(submission, actor=request.user)
     complaint = receipt.complaint
     body = RegistrationOutput(
         {

@@ -12,6 +12,22 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
+# The parts of the API, by URL name; each answer names their full addresses.
+LINKS = (
+    "schema",
+    "docs",
+    "me",
+    "complaints",
+    "submissions",
+    "intake",
+    "categories",
+    "departments",
+    "petitioners",
+    "kpis",
+    "webhooks",
+    "tokens",
+)
+
 
 class Root(APIView):
     permission_classes = [AllowAny]
@@ -23,12 +39,7 @@ class Root(APIView):
         responses={
             200: inline_serializer(
                 "Root",
-                {
-                    "schema": serializers.CharField(),
-                    "docs": serializers.CharField(),
-                    "complaints": serializers.CharField(),
-                    "intake": serializers.CharField(),
-                },
+                {name: serializers.CharField() for name in LINKS},
             )
         },
     )
@@ -36,11 +47,4 @@ class Root(APIView):
         def link(name: str) -> Any:
             return reverse(f"api:{name}", request=request)
 
-        return Response(
-            {
-                "schema": link("schema"),
-                "docs": link("docs"),
-                "complaints": link("complaints"),
-                "intake": link("intake"),
-            }
-        )
+        return Response({name: link(name) for name in LINKS})

@@ -14,6 +14,7 @@ from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from accounts.lockout import client_ip
 from accounts.models import AccessToken
 from api.auth import channel_client
 from intake import ratelimit
@@ -40,4 +41,4 @@ class PerCaller(BaseThrottle):
             return f"token:{request.auth.pk}", settings.API_RATE_STAFF
         if request.user and request.user.is_authenticated:
             return f"user:{request.user.pk}", settings.API_RATE_STAFF
-        return f"ip:{ratelimit.client_ip(request)}", settings.API_RATE_ANONYMOUS
+        return f"ip:{client_ip(request) or 'unknown'}", settings.API_RATE_ANONYMOUS

@@ -5,8 +5,21 @@ from __future__ import annotations
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from api import complaints, errors, root
+from api import (
+    complaints,
+    errors,
+    files,
+    kpis,
+    petitioners,
+    reference,
+    replies,
+    root,
+    submissions,
+    tokens,
+    work,
+)
 from api.intake import IntakeView
+from api.webhooks import api_urls as webhook_urls
 
 urlpatterns = [
     path("", root.Root.as_view(), name="root"),
@@ -30,6 +43,98 @@ urlpatterns = [
         for action in complaints.ACTIONS
     ),
 ]
+
+# Who is calling, reference data, petitioner look-up, key figures; the caller's own tokens.
+
+urlpatterns += [
+    path("me/", reference.Me.as_view(), name="me"),
+    path("categories/", reference.CategoryList.as_view(), name="categories"),
+    path("departments/", reference.DepartmentList.as_view(), name="departments"),
+    path("petitioners/", petitioners.PetitionerSearch.as_view(), name="petitioners"),
+    path("petitioners/<int:pk>/", petitioners.PetitionerRead.as_view(), name="petitioner"),
+    path("kpis/", kpis.KpiRead.as_view(), name="kpis"),
+    path("tokens/", tokens.TokenList.as_view(), name="tokens"),
+    path("tokens/<int:pk>/", tokens.TokenDetail.as_view(), name="token"),
+]
+
+# Working on a complaint (staff): timeline, notes, files, the reply and survey, co-handling.
+
+urlpatterns += [
+    path("complaints/<int:pk>/events/", work.EventList.as_view(), name="complaint-events"),
+    path("complaints/<int:pk>/notes/", work.NoteList.as_view(), name="complaint-notes"),
+    path("complaints/<int:pk>/plan/", work.RecordPlan.as_view(), name="complaint-plan"),
+    path("complaints/<int:pk>/contact/", work.RecordContact.as_view(), name="complaint-contact"),
+    path(
+        "complaints/<int:pk>/attachments/",
+        files.AttachmentList.as_view(),
+        name="complaint-attachments",
+    ),
+    path(
+        "attachments/<int:pk>/download/",
+        files.AttachmentDownload.as_view(),
+        name="attachment-download",
+    ),
+    path("complaints/<int:pk>/replies/", replies.ReplyList.as_view(), name="complaint-replies"),
+    path(
+        "complaints/<int:pk>/reply-draft/",
+        replies.ReplyDraft.as_view(),
+        name="complaint-reply-draft",
+    ),
+    path(
+        "complaints/<int:pk>/reply-draft/approve/",
+        replies.ApproveReply.as_view(),
+        name="complaint-reply-approve",
+    ),
+    path(
+        "complaints/<int:pk>/reply-draft/return/",
+        replies.ReturnReply.as_view(),
+        name="complaint-reply-return",
+    ),
+    path(
+        "complaints/<int:pk>/delivery/", replies.RecordDelivery.as_view(), name="complaint-delivery"
+    ),
+    path("complaints/<int:pk>/survey/", replies.SurveyRounds.as_view(), name="complaint-survey"),
+    path(
+        "complaints/<int:pk>/co-handling/", work.CoHandling.as_view(), name="complaint-co-handling"
+    ),
+    path(
+        "co-handling/<int:task_id>/complete/",
+        work.CompleteCoHandling.as_view(),
+        name="co-handling-complete",
+    ),
+    path(
+        "complaints/<int:pk>/deadlines/<int:deadline_id>/extension/",
+        work.RequestExtension.as_view(),
+        name="complaint-extension",
+    ),
+    path("extensions/<int:pk>/decide/", work.DecideExtension.as_view(), name="extension-decide"),
+]
+
+# A channel client's own complaints.
+
+urlpatterns += [
+    path("submissions/", submissions.SubmissionList.as_view(), name="submissions"),
+    path("submissions/<int:pk>/", submissions.SubmissionRead.as_view(), name="submission"),
+    path(
+        "submissions/<int:pk>/supplement/",
+        submissions.Supplement.as_view(),
+        name="submission-supplement",
+    ),
+    path(
+        "submissions/<int:pk>/withdraw/",
+        submissions.Withdraw.as_view(),
+        name="submission-withdraw",
+    ),
+    path(
+        "submissions/<int:pk>/survey/",
+        submissions.AnswerSurvey.as_view(),
+        name="submission-survey",
+    ),
+]
+
+# Subscriptions to complaint events and their deliveries.
+
+urlpatterns += webhook_urls
 
 # Last: whatever matched nothing above.
 urlpatterns.append(re_path(r"^.*$", errors.not_found))

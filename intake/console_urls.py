@@ -31,3 +31,12 @@ urlpatterns = [
     path("notifications/<int:pk>/read/", notifications.read, name="notification_read"),
     path("notifications/read-all/", notifications.read_all, name="notifications_read_all"),
 ]
+
+# Personal access tokens for the REST API: accounts.console.
+from accounts import console as accounts_console  # noqa: E402
+
+urlpatterns += [
+    path("tokens/", accounts_console.token_list, name="tokens"),
+    path("tokens/made/", accounts_console.token_created, name="token_created"),
+    path("tokens/<int:pk>/revoke/", accounts_console.token_revoke, name="token_revoke"),
+]

@@ -27,9 +27,12 @@ class ChannelClient(Credential):
     class Scope(models.TextChoices):
         INTAKE = "intake", _("submit complaints")
         READ_OWN = "read_own", _("read the complaints it submitted")
-        ACT_OWN = "act_own", _(
-            "act for the petitioner on the complaints it submitted: add details, withdraw, "
-            "answer the survey"
+        ACT_OWN = (
+            "act_own",
+            _(
+                "act for the petitioner on the complaints it submitted: add details, withdraw, "
+                "answer the survey"
+            ),
         )
         WEBHOOKS = "webhooks", _("subscribe to webhooks about the complaints it submitted")
 

@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
                 ('last_used_at', models.DateTimeField(blank=True, null=True, verbose_name='last used')),
                 ('last_used_ip', models.GenericIPAddressField(blank=True, null=True, verbose_name='last used from')),
                 ('name', models.CharField(help_text='What the token is for.', max_length=100, verbose_name='name')),
-                ('scope', models.CharField(choices=[('read', 'read'), ('write', 'read and write')], default='read', max_length=10, verbose_name='access')),
+                ('scope', models.CharField(choices=[('read', 'read only'), ('write', 'read and write')], default='read', max_length=10, verbose_name='access')),
                 ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='access_tokens', to=settings.AUTH_USER_MODEL, verbose_name='staff user')),
             ],
             options={

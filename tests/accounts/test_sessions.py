@@ -144,3 +144,18 @@ def test_engines_that_cannot_be_searched_rely_on_get_user(
 
     assert end_sessions(clerk) == 0
     assert client.get("/console/").status_code == 302
+
+
+def test_deactivating_revokes_the_users_tokens_for_good(clerk: User, dispatcher: User) -> None:
+    from accounts.models import AccessToken
+
+    mine, _ = AccessToken.create_with_token(user=clerk, name="script")
+    theirs, _ = AccessToken.create_with_token(user=dispatcher, name="script")
+    clerk.is_active = False
+    clerk.save()
+    clerk.is_active = True
+    clerk.save()
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (mine.is_active, mine.revoked_at is not None) == (False, True)
+    assert theirs.is_active
