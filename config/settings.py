@@ -454,6 +454,35 @@ SPECTACULAR_SETTINGS = {
         "ComplaintChannel": "complaints.models.Complaint.Channel",
         "StaffChannel": "intake.forms.RegisterForm.STAFF_CHANNELS",
     },
+    # In the order a newcomer reads them.
+    "TAGS": [
+        {"name": "meta", "description": "Where the parts of the API are."},
+        {"name": "complaints", "description": "Staff: list, read and register complaints."},
+        {
+            "name": "complaint actions",
+            "description": "Staff: every state change, as `POST …/{action}/`. A change the "
+            "state does not allow answers 409 with `allowed_actions`.",
+        },
+        {
+            "name": "complaint work",
+            "description": "Staff: timeline, notes, files, the reply and its approval, the "
+            "survey, co-handling and extensions.",
+        },
+        {"name": "intake", "description": "Channels: submit a complaint (scope `intake`)."},
+        {
+            "name": "submissions",
+            "description": "Channels: the complaints a client submitted (scopes `read_own`, "
+            "`act_own`).",
+        },
+        {"name": "webhooks", "description": "Subscriptions to complaint events, signed."},
+        {"name": "reference", "description": "Who is calling; categories and departments."},
+        {"name": "petitioners", "description": "Staff: petitioner look-up, masked."},
+        {"name": "reporting", "description": "Staff: the key figures of the reports."},
+        {
+            "name": "tokens",
+            "description": "Your personal access tokens (from a logged-in session only).",
+        },
+    ],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.add_error_responses",

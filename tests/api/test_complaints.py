@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
-from rest_framework.test import APIClient
 
 from accounts.models import AccessToken, User
 from complaints.models import Complaint, Event
 from routing.models import Category, Department
+from tests.api.conftest import Api
 from tests.factories import approved_draft, complaint_in
 
 
@@ -20,9 +20,9 @@ def _no_throttling(settings: Any) -> None:
     cache.clear()
 
 
-def as_user(user: User, scope: str = "write") -> APIClient:
+def as_user(user: User, scope: str = "write") -> Api:
     _, raw = AccessToken.create_with_token(user=user, name=f"t-{user.pk}-{scope}", scope=scope)
-    client = APIClient()
+    client = Api()
     client.credentials(HTTP_AUTHORIZATION=f"Token {raw}", HTTP_ACCEPT_LANGUAGE="en")
     return client
 
