@@ -7,4 +7,9 @@ class ApiConfig(AppConfig):
     verbose_name = _("REST API")
 
     def ready(self) -> None:
+        from django.urls import register_converter
+
         from api import schema  # noqa: F401  (registers the OpenAPI extensions)
+        from api.converters import Id
+
+        register_converter(Id, "id")

@@ -28,15 +28,15 @@ urlpatterns = [
     path("docs/redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
     path("intake/", IntakeView.as_view(), name="intake"),
     path("complaints/", complaints.ComplaintList.as_view(), name="complaints"),
-    path("complaints/<int:pk>/", complaints.ComplaintRead.as_view(), name="complaint"),
+    path("complaints/<id:pk>/", complaints.ComplaintRead.as_view(), name="complaint"),
     path(
-        "complaints/<int:pk>/personal-data/",
+        "complaints/<id:pk>/personal-data/",
         complaints.RevealPersonalData.as_view(),
         name="personal-data",
     ),
     *(
         path(
-            f"complaints/<int:pk>/{action.replace('_', '-')}/",
+            f"complaints/<id:pk>/{action.replace('_', '-')}/",
             complaints.transition_view(action),
             name=f"complaint-{action.replace('_', '-')}",
         )
@@ -51,82 +51,82 @@ urlpatterns += [
     path("categories/", reference.CategoryList.as_view(), name="categories"),
     path("departments/", reference.DepartmentList.as_view(), name="departments"),
     path("petitioners/", petitioners.PetitionerSearch.as_view(), name="petitioners"),
-    path("petitioners/<int:pk>/", petitioners.PetitionerRead.as_view(), name="petitioner"),
+    path("petitioners/<id:pk>/", petitioners.PetitionerRead.as_view(), name="petitioner"),
     path("kpis/", kpis.KpiRead.as_view(), name="kpis"),
     path("tokens/", tokens.TokenList.as_view(), name="tokens"),
-    path("tokens/<int:pk>/", tokens.TokenDetail.as_view(), name="token"),
+    path("tokens/<id:pk>/", tokens.TokenDetail.as_view(), name="token"),
 ]
 
 # Working on a complaint (staff): timeline, notes, files, the reply and survey, co-handling.
 
 urlpatterns += [
-    path("complaints/<int:pk>/events/", work.EventList.as_view(), name="complaint-events"),
-    path("complaints/<int:pk>/notes/", work.NoteList.as_view(), name="complaint-notes"),
-    path("complaints/<int:pk>/plan/", work.RecordPlan.as_view(), name="complaint-plan"),
-    path("complaints/<int:pk>/contact/", work.RecordContact.as_view(), name="complaint-contact"),
+    path("complaints/<id:pk>/events/", work.EventList.as_view(), name="complaint-events"),
+    path("complaints/<id:pk>/notes/", work.NoteList.as_view(), name="complaint-notes"),
+    path("complaints/<id:pk>/plan/", work.RecordPlan.as_view(), name="complaint-plan"),
+    path("complaints/<id:pk>/contact/", work.RecordContact.as_view(), name="complaint-contact"),
     path(
-        "complaints/<int:pk>/attachments/",
+        "complaints/<id:pk>/attachments/",
         files.AttachmentList.as_view(),
         name="complaint-attachments",
     ),
     path(
-        "attachments/<int:pk>/download/",
+        "attachments/<id:pk>/download/",
         files.AttachmentDownload.as_view(),
         name="attachment-download",
     ),
-    path("complaints/<int:pk>/replies/", replies.ReplyList.as_view(), name="complaint-replies"),
+    path("complaints/<id:pk>/replies/", replies.ReplyList.as_view(), name="complaint-replies"),
     path(
-        "complaints/<int:pk>/reply-draft/",
+        "complaints/<id:pk>/reply-draft/",
         replies.ReplyDraft.as_view(),
         name="complaint-reply-draft",
     ),
     path(
-        "complaints/<int:pk>/reply-draft/approve/",
+        "complaints/<id:pk>/reply-draft/approve/",
         replies.ApproveReply.as_view(),
         name="complaint-reply-approve",
     ),
     path(
-        "complaints/<int:pk>/reply-draft/return/",
+        "complaints/<id:pk>/reply-draft/return/",
         replies.ReturnReply.as_view(),
         name="complaint-reply-return",
     ),
     path(
-        "complaints/<int:pk>/delivery/", replies.RecordDelivery.as_view(), name="complaint-delivery"
+        "complaints/<id:pk>/delivery/", replies.RecordDelivery.as_view(), name="complaint-delivery"
     ),
-    path("complaints/<int:pk>/survey/", replies.SurveyRounds.as_view(), name="complaint-survey"),
+    path("complaints/<id:pk>/survey/", replies.SurveyRounds.as_view(), name="complaint-survey"),
     path(
-        "complaints/<int:pk>/co-handling/", work.CoHandling.as_view(), name="complaint-co-handling"
+        "complaints/<id:pk>/co-handling/", work.CoHandling.as_view(), name="complaint-co-handling"
     ),
     path(
-        "co-handling/<int:task_id>/complete/",
+        "co-handling/<id:task_id>/complete/",
         work.CompleteCoHandling.as_view(),
         name="co-handling-complete",
     ),
     path(
-        "complaints/<int:pk>/deadlines/<int:deadline_id>/extension/",
+        "complaints/<id:pk>/deadlines/<id:deadline_id>/extension/",
         work.RequestExtension.as_view(),
         name="complaint-extension",
     ),
-    path("extensions/<int:pk>/decide/", work.DecideExtension.as_view(), name="extension-decide"),
+    path("extensions/<id:pk>/decide/", work.DecideExtension.as_view(), name="extension-decide"),
 ]
 
 # A channel client's own complaints.
 
 urlpatterns += [
     path("submissions/", submissions.SubmissionList.as_view(), name="submissions"),
-    path("submissions/<int:pk>/", submissions.SubmissionRead.as_view(), name="submission"),
+    path("submissions/<id:pk>/", submissions.SubmissionRead.as_view(), name="submission"),
     path(
-        "submissions/<int:pk>/supplement/",
+        "submissions/<id:pk>/supplement/",
         submissions.Supplement.as_view(),
         name="submission-supplement",
     ),
     path(
-        "submissions/<int:pk>/withdraw/",
+        "submissions/<id:pk>/withdraw/",
         submissions.Withdraw.as_view(),
         name="submission-withdraw",
     ),
     path(
-        "submissions/<int:pk>/survey/",
+        "submissions/<id:pk>/survey/",
         submissions.AnswerSurvey.as_view(),
         name="submission-survey",
     ),
@@ -137,4 +137,4 @@ urlpatterns += [
 urlpatterns += webhook_urls
 
 # Last: whatever matched nothing above.
-urlpatterns.append(re_path(r"^.*$", errors.not_found))
+urlpatterns.append(re_path(r"^[\s\S]*$", errors.not_found))

@@ -72,11 +72,14 @@ class WebhookOut(serializers.ModelSerializer[WebhookSubscription]):
         child=serializers.ChoiceField(choices=WebhookSubscription.EventType.choices)
     )
     client: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
-        read_only=True, help_text="The channel client whose complaints are sent, or null."
+        read_only=True,
+        allow_null=True,
+        help_text="The channel client whose complaints are sent, or null.",
     )
     department: serializers.SlugRelatedField[Department] = serializers.SlugRelatedField(
         slug_field="code",
         read_only=True,
+        allow_null=True,
         help_text="The code of the department whose complaints are sent, or null.",
     )
     secret_hint = serializers.CharField(
@@ -337,16 +340,16 @@ class WebhookRedeliver(APIView):
 
 api_urls = [
     path("webhooks/", WebhookList.as_view(), name="webhooks"),
-    path("webhooks/<int:pk>/", WebhookDetail.as_view(), name="webhook-detail"),
-    path("webhooks/<int:pk>/ping/", WebhookPing.as_view(), name="webhook-ping"),
+    path("webhooks/<id:pk>/", WebhookDetail.as_view(), name="webhook-detail"),
+    path("webhooks/<id:pk>/ping/", WebhookPing.as_view(), name="webhook-ping"),
     path(
-        "webhooks/<int:pk>/rotate-secret/",
+        "webhooks/<id:pk>/rotate-secret/",
         WebhookRotateSecret.as_view(),
         name="webhook-rotate-secret",
     ),
-    path("webhooks/<int:pk>/deliveries/", WebhookDeliveries.as_view(), name="webhook-deliveries"),
+    path("webhooks/<id:pk>/deliveries/", WebhookDeliveries.as_view(), name="webhook-deliveries"),
     path(
-        "webhooks/<int:pk>/deliveries/<int:delivery_id>/redeliver/",
+        "webhooks/<id:pk>/deliveries/<id:delivery_id>/redeliver/",
         WebhookRedeliver.as_view(),
         name="webhook-redeliver",
     ),

@@ -21,7 +21,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 
 from notifications import services, webhooks
 from notifications.models import Notification, WebhookSubscription
@@ -134,7 +134,7 @@ class NotificationAdmin(admin.ModelAdmin):
 
 class WebhookSubscriptionForm(forms.ModelForm):
     events = forms.MultipleChoiceField(
-        label=_("events"),
+        label=pgettext_lazy("webhook", "events"),
         choices=WebhookSubscription.EventType.choices,
         widget=forms.CheckboxSelectMultiple,
     )

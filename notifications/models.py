@@ -174,7 +174,7 @@ class WebhookSubscription(models.Model):
     )
     secret = models.CharField(_("signing secret"), max_length=100, editable=False)
     events = models.JSONField(
-        _("events"),
+        pgettext_lazy("webhook", "events"),
         default=list,
         help_text=_(
             "The events to send, any of: complaint.created, complaint.status_changed, "
