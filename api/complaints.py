@@ -23,7 +23,13 @@ from rest_framework.views import APIView
 from api.permissions import StaffOnly
 from api.registration import RegistrationInput, RegistrationOutput, register
 from api.schema import ERROR_RESPONSE
-from api.serializers import ComplaintDetail, ComplaintSummary, PetitionerOut, petitioner_of
+from api.serializers import (
+    ComplaintDetail,
+    ComplaintSummary,
+    PetitionerOut,
+    petitioner_of,
+    validated,
+)
 from complaints import permissions, queues, services, tracking
 from complaints.models import Complaint, Delivery
 from routing.models import Category, Department
@@ -247,9 +253,7 @@ class TransitionView(APIView):
 
     def post(self, request: Request, pk: int) -> Response:
         complaint = visible(request, pk)
-        incoming = ACTIONS[self.action_name][0](data=request.data)
-        incoming.is_valid(raise_exception=True)
-        arguments = dict(incoming.validated_data)
+        arguments = validated(ACTIONS[self.action_name][0], request)
         version = expected_version(request, arguments.pop("version", None))
         renamed = KEYWORDS.get(self.action_name, {})
         arguments = {renamed.get(k, k): v for k, v in arguments.items() if v not in ("", None)}
@@ -310,11 +314,10 @@ class RevealPersonalData(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         complaint = visible(request, pk)
-        incoming = RevealInput(data=request.data)
-        incoming.is_valid(raise_exception=True)
+        data = validated(RevealInput, request)
         services.reveal_personal_data(
             complaint_id=complaint.pk,
-            reason=incoming.validated_data["reason"],
+            reason=data["reason"],
             actor=request.user,  # type: ignore[arg-type]
         )
         response = Response(petitioner_of(complaint, request.user, revealed=True))

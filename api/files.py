@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.complaints import visible
+from api.serializers import validated
 from api.work import STAFF, TAGS, ComplaintRows, checked_uploads, staff
 from complaints import services
 from complaints.models import Attachment
@@ -93,14 +94,13 @@ class AttachmentList(ComplaintRows):
     )
     def post(self, request: Request, pk: int) -> Response:
         complaint = self.complaint()
-        incoming = AttachmentUpload(data=request.data)
-        incoming.is_valid(raise_exception=True)
+        data = validated(AttachmentUpload, request)
         with transaction.atomic():  # all the files, or none
             stored = [
                 services.add_attachment(
                     complaint_id=complaint.pk, upload=upload, actor=staff(request)
                 )
-                for upload in incoming.validated_data["file"]
+                for upload in data["file"]
             ]
         data = AttachmentOut(stored, many=True, context={"request": request}).data
         return Response(data, status=status.HTTP_201_CREATED)

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from api.errors import body as error_body
 from api.permissions import channel_scope
 from api.schema import ERROR_RESPONSE
+from api.serializers import validated
 from complaints.models import Complaint, ContactPreference, Petitioner
 from intake import idempotency
 from intake.links import private_link
@@ -183,9 +184,7 @@ class IntakeView(APIView):
                 ),
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        incoming = IntakeInput(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        data = incoming.validated_data
+        data = validated(IntakeInput, request)
         uploads = uploads_of(request, data)
         claim = idempotency.begin(client, key, _fingerprint(data, uploads))
         if claim.replay is not None:

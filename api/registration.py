@@ -8,8 +8,6 @@ first time (200) instead of a second one (201).
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.utils.translation import gettext as _
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
@@ -17,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.intake import IntakeInput, IntakeOutput, submission_from, submitted, uploads_of
+from api.serializers import validated
 from complaints import permissions
 from intake.forms import RegisterForm
 from intake.links import private_link
@@ -43,9 +42,7 @@ class RegistrationOutput(IntakeOutput):
 def register(request: Request) -> Response:
     if not request.user.has_perm(permissions.action_permission("register")):
         raise PermissionDenied(_("You are not allowed to register complaints."))
-    incoming = RegistrationInput(data=request.data)
-    incoming.is_valid(raise_exception=True)
-    data: dict[str, Any] = incoming.validated_data
+    data = validated(RegistrationInput, request)
     submission = submission_from(
         data,
         channel=data["channel"],

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from api.complaints import NoArguments, Versioned, expected_version, visible
 from api.files import AttachmentOut
-from api.serializers import Person, person
+from api.serializers import Person, person, validated
 from api.work import REFUSED, STAFF, TAGS, RequiredBoolean, checked_uploads, staff
 from complaints import approvals, services, surveys
 from complaints.errors import GuardFailed
@@ -146,9 +146,7 @@ class ReplyDraft(APIView):
     )
     def put(self, request: Request, pk: int) -> Response:
         complaint = visible(request, pk)
-        incoming = DraftInput(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        data = incoming.validated_data
+        data = validated(DraftInput, request)
         draft = services.draft_reply(
             complaint_id=complaint.pk,
             body=data["body"],
@@ -171,12 +169,11 @@ class ApproveReply(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         complaint = visible(request, pk)
-        incoming = NoArguments(data=request.data)
-        incoming.is_valid(raise_exception=True)
+        data = validated(NoArguments, request)
         draft = services.approve_reply(
             complaint_id=complaint.pk,
             actor=staff(request),
-            expected_version=expected_version(request, incoming.validated_data.get("version")),
+            expected_version=expected_version(request, data.get("version")),
         )
         return reply_answer(request, draft)
 
@@ -193,9 +190,7 @@ class ReturnReply(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         complaint = visible(request, pk)
-        incoming = ReturnInput(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        data = incoming.validated_data
+        data = validated(ReturnInput, request)
         draft = services.return_reply(
             complaint_id=complaint.pk,
             comment=data["comment"],
@@ -217,9 +212,7 @@ class RecordDelivery(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         complaint = visible(request, pk)
-        incoming = DeliveryInput(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        data = incoming.validated_data
+        data = validated(DeliveryInput, request)
         reply = services.record_delivery(
             complaint_id=complaint.pk,
             note=data["note"],
@@ -268,9 +261,7 @@ class SurveyRounds(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         complaint = visible(request, pk)
-        incoming = SurveyAnswerInput(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        data = incoming.validated_data
+        data = validated(SurveyAnswerInput, request)
         survey = services.answer_survey(
             survey_id=open_survey(complaint).pk,
             resolved=data["resolved"],

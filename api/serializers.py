@@ -12,10 +12,19 @@ from typing import Any
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.request import Request
 
 from complaints import privacy, selectors, services, surveys
 from complaints.models import Complaint
 from sla.models import Deadline
+
+
+def validated(kind: type[serializers.Serializer[Any]], request: Request) -> dict[str, Any]:
+    """The request's body, checked by the input serializer ``kind``: its validated data,
+    or a ValidationError (answered 400 with each field's errors)."""
+    incoming = kind(data=request.data)
+    incoming.is_valid(raise_exception=True)
+    return dict(incoming.validated_data)
 
 
 class Reference(serializers.Serializer[Any]):
@@ -78,8 +87,8 @@ class DeadlineOut(serializers.Serializer[Any]):
     overdue = serializers.BooleanField()
 
 
-class ComplaintSummary(serializers.Serializer[Any]):
-    """A complaint in a list."""
+class ComplaintFacts(serializers.Serializer[Any]):
+    """What anyone who may see a complaint at all sees of it: staff and its channel."""
 
     id = serializers.IntegerField()
     tracking_code = serializers.CharField()
@@ -87,16 +96,21 @@ class ComplaintSummary(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=Complaint.Status.choices)
     status_label = serializers.CharField(source="get_status_display")
     kind = serializers.ChoiceField(choices=Complaint.Kind.choices)
+    received_at = serializers.DateTimeField()
+    replied_at = serializers.DateTimeField(allow_null=True)
+    closed_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField()
+
+
+class ComplaintSummary(ComplaintFacts):
+    """A complaint in a list."""
+
     channel = serializers.ChoiceField(choices=Complaint.Channel.choices)
     priority = serializers.ChoiceField(choices=Complaint.Priority.choices)
     category = serializers.SerializerMethodField()
     department = serializers.SerializerMethodField()
     assignee = serializers.SerializerMethodField()
     is_sensitive = serializers.BooleanField()
-    received_at = serializers.DateTimeField()
-    replied_at = serializers.DateTimeField(allow_null=True)
-    closed_at = serializers.DateTimeField(allow_null=True)
-    updated_at = serializers.DateTimeField()
     overdue_since = serializers.DateTimeField(allow_null=True)
     supervision = serializers.CharField()
     version = serializers.IntegerField()
@@ -179,19 +193,9 @@ class PublicReplyOut(serializers.Serializer[Any]):
     sent_at = serializers.DateTimeField()
 
 
-class SubmissionOut(serializers.Serializer[Any]):
+class SubmissionOut(ComplaintFacts):
     """A complaint as its petitioner sees it on the tracking page."""
 
-    id = serializers.IntegerField()
-    tracking_code = serializers.CharField()
-    title = serializers.CharField()
-    status = serializers.ChoiceField(choices=Complaint.Status.choices)
-    status_label = serializers.CharField(source="get_status_display")
-    kind = serializers.ChoiceField(choices=Complaint.Kind.choices)
-    received_at = serializers.DateTimeField()
-    replied_at = serializers.DateTimeField(allow_null=True)
-    closed_at = serializers.DateTimeField(allow_null=True)
-    updated_at = serializers.DateTimeField()
     question = serializers.SerializerMethodField()
     timeline = serializers.SerializerMethodField()
     replies = serializers.SerializerMethodField()

@@ -25,7 +25,7 @@ from api.intake import AttachmentInput, uploads_of
 from api.permissions import channel_scope
 from api.replies import SurveyAnswerInput, open_survey
 from api.schema import ERROR_RESPONSE
-from api.serializers import SubmissionOut
+from api.serializers import SubmissionOut, validated
 from complaints import services, surveys, tracking
 from complaints.errors import InvalidTransition
 from complaints.models import Complaint
@@ -152,9 +152,7 @@ class Supplement(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         complaint = own_or_404(request, pk)
-        incoming = SupplementInput(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        data = incoming.validated_data
+        data = validated(SupplementInput, request)
         try:
             intake_services.add_supplement(
                 complaint_id=complaint.pk,
@@ -182,12 +180,11 @@ class Withdraw(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         complaint = own_or_404(request, pk)
-        incoming = WithdrawInput(data=request.data)
-        incoming.is_valid(raise_exception=True)
+        data = validated(WithdrawInput, request)
         try:
             services.withdraw(
                 complaint_id=complaint.pk,
-                reason=incoming.validated_data["reason"],
+                reason=data["reason"],
                 actor=None,
                 actor_label=actor_label(request),
             )
@@ -216,9 +213,7 @@ class AnswerSurvey(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         complaint = own_or_404(request, pk)
-        incoming = SurveyAnswerInput(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        data = incoming.validated_data
+        data = validated(SurveyAnswerInput, request)
         # As the petitioner answering online (``via=link``): no staff member entered it.
         services.answer_survey(
             survey_id=open_survey(complaint).pk,

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from accounts import tokens
 from accounts.models import AccessToken, User
 from api.permissions import SessionOnly
+from api.serializers import validated
 
 
 class TokenOut(serializers.Serializer[AccessToken]):
@@ -103,9 +104,7 @@ class TokenList(generics.ListCreateAPIView):
         responses={201: NewTokenOut},
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        incoming = TokenInput(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        data = incoming.validated_data
+        data = validated(TokenInput, request)
         owner: User = request.user  # type: ignore[assignment]
         try:
             token, raw = tokens.issue(

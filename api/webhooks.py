@@ -28,6 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
+from api.serializers import validated
 from notifications import webhooks
 from notifications.models import Notification, WebhookSubscription
 from notifications.webhook_targets import validate_webhook_url
@@ -216,9 +217,7 @@ class WebhookList(generics.ListCreateAPIView):
         return subscriptions(self.request).order_by("-created_at", "-pk")
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        incoming = input_class(request)(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        subscription = WebhookSubscription(**incoming.validated_data)
+        subscription = WebhookSubscription(**validated(input_class(request), request))
         client = _client(request)
         if client is not None:
             subscription.client = client

@@ -25,7 +25,7 @@ from accounts.models import User
 from api.complaints import visible
 from api.permissions import StaffOnly
 from api.schema import ERROR_RESPONSE
-from api.serializers import Person, Reference, person, reference
+from api.serializers import Person, Reference, person, reference, validated
 from complaints import services
 from complaints.forms import MultipleFileField
 from complaints.models import CoHandlingTask, Complaint, Event
@@ -192,11 +192,8 @@ class NoteList(ComplaintRows):
     )
     def post(self, request: Request, pk: int) -> Response:
         complaint = self.complaint()
-        incoming = NoteInput(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        note = services.add_note(
-            complaint_id=complaint.pk, body=incoming.validated_data["body"], actor=staff(request)
-        )
+        data = validated(NoteInput, request)
+        note = services.add_note(complaint_id=complaint.pk, body=data["body"], actor=staff(request))
         return Response(NoteOut(note).data, status=status.HTTP_201_CREATED)
 
 
@@ -223,10 +220,9 @@ class RecordPlan(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         complaint = visible(request, pk)
-        incoming = PlanInput(data=request.data)
-        incoming.is_valid(raise_exception=True)
+        data = validated(PlanInput, request)
         event = services.record_plan(
-            complaint_id=complaint.pk, plan=incoming.validated_data["plan"], actor=staff(request)
+            complaint_id=complaint.pk, plan=data["plan"], actor=staff(request)
         )
         return Response(EventOut(event).data, status=status.HTTP_201_CREATED)
 
@@ -243,10 +239,9 @@ class RecordContact(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         complaint = visible(request, pk)
-        incoming = ContactInput(data=request.data)
-        incoming.is_valid(raise_exception=True)
+        data = validated(ContactInput, request)
         event = services.record_contact(
-            complaint_id=complaint.pk, note=incoming.validated_data["note"], actor=staff(request)
+            complaint_id=complaint.pk, note=data["note"], actor=staff(request)
         )
         return Response(EventOut(event).data, status=status.HTTP_201_CREATED)
 
@@ -288,9 +283,7 @@ class CoHandling(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         complaint = visible(request, pk)
-        incoming = CoHandlingInput(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        data = incoming.validated_data
+        data = validated(CoHandlingInput, request)
         task = services.request_co_handling(
             complaint_id=complaint.pk,
             department=data["department"],
@@ -316,10 +309,9 @@ class CompleteCoHandling(APIView):
         if found is None:
             raise Http404
         visible(request, found.complaint_id)
-        incoming = CompleteInput(data=request.data)
-        incoming.is_valid(raise_exception=True)
+        data = validated(CompleteInput, request)
         task = services.complete_co_handling(
-            task_id=found.pk, result=incoming.validated_data["result"], actor=staff(request)
+            task_id=found.pk, result=data["result"], actor=staff(request)
         )
         return Response(CoHandlingTaskOut(task).data)
 
@@ -357,9 +349,7 @@ class RequestExtension(APIView):
         deadline = visible(request, pk).deadlines.filter(pk=deadline_id).first()
         if deadline is None:
             raise Http404
-        incoming = ExtensionInput(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        data = incoming.validated_data
+        data = validated(ExtensionInput, request)
         extension = sla_services.request_extension(
             deadline_id=deadline.pk,
             until=data["until"],
@@ -384,9 +374,7 @@ class DecideExtension(APIView):
         if found is None:
             raise Http404
         visible(request, found.deadline.complaint_id)
-        incoming = DecisionInput(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        data = incoming.validated_data
+        data = validated(DecisionInput, request)
         extension = sla_services.decide_extension(
             request_id=found.pk, approve=data["approve"], note=data["note"], actor=staff(request)
         )
