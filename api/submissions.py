@@ -64,7 +64,7 @@ def offered(complaint: Complaint) -> list[tuple[str, str]]:
     page offers it: details and files unless archived, withdrawing while open, the
     survey while one waits."""
     actions = []
-    if complaint.status != Complaint.Status.ARCHIVED and complaint.anonymised_at is None:
+    if complaint.takes_entries:
         actions.append(("supplement", _("Add information")))
     if complaint.is_open:
         actions.append(("withdraw", services.action_label("withdraw")))

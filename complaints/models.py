@@ -288,6 +288,12 @@ class Complaint(FSMModelMixin, models.Model):
     def is_open(self) -> bool:
         return self.status in OPEN_STATES
 
+    @property
+    def takes_entries(self) -> bool:
+        """New notes, details and files are taken: not archived, not anonymised (entries
+        would bring personal data back)."""
+        return self.status != self.Status.ARCHIVED and self.anonymised_at is None
+
     # --- Transitions ------------------------------------------------------------------
     # Each one: sources → target, a permission (role and scope), and guards that raise
     # GuardFailed with a message for the user. Arguments are keyword-only.

@@ -891,7 +891,7 @@ def _refuse_archived(complaint: Complaint) -> None:
 
     Nor does an anonymised one take new entries: they would bring personal data back.
     """
-    if complaint.status == Complaint.Status.ARCHIVED or complaint.anonymised_at is not None:
+    if not complaint.takes_entries:
         raise GuardFailed(
             _("%(code)s is archived and can no longer be changed.")
             % {"code": complaint.tracking_code}
