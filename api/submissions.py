@@ -25,7 +25,7 @@ from api.intake import AttachmentInput, uploads_of
 from api.permissions import channel_scope
 from api.replies import SurveyAnswerInput, open_survey
 from api.schema import ERROR_RESPONSE
-from api.serializers import SubmissionOut, validated
+from api.serializers import ComplaintFacts, SubmissionOut, validated
 from complaints import services, surveys, tracking
 from complaints.errors import InvalidTransition
 from complaints.models import Complaint
@@ -85,7 +85,9 @@ class SubmissionList(generics.ListAPIView):
     """The complaints this client submitted, newest first, page by page (``cursor``)."""
 
     permission_classes = READ
-    serializer_class = SubmissionOut
+    # The list stays lean (one query a page); each complaint's timeline and replies are
+    # read with GET …/{id}/.
+    serializer_class = ComplaintFacts
     ordering = "-received_at"
 
     def get_queryset(self) -> QuerySet[Complaint]:
