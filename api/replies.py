@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
@@ -19,9 +18,8 @@ from api.complaints import NoArguments, Versioned, expected_version, visible
 from api.files import AttachmentOut
 from api.serializers import Person, person, validated
 from api.work import REFUSED, STAFF, TAGS, RequiredBoolean, checked_uploads, staff
-from complaints import approvals, services, surveys
-from complaints.errors import GuardFailed
-from complaints.models import Complaint, Reply, Survey
+from complaints import approvals, services
+from complaints.models import Reply, Survey
 
 
 class ReplyOut(serializers.Serializer[Any]):
@@ -231,14 +229,6 @@ class SurveyAnswerInput(serializers.Serializer[Any]):
     comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-def open_survey(complaint: Complaint) -> Survey:
-    """The survey waiting for an answer, or the refusal the complaint page gives."""
-    survey = surveys.current(complaint)
-    if survey is None:
-        raise GuardFailed(_("This survey is closed; thank you all the same."))
-    return survey
-
-
 class SurveyRounds(APIView):
     permission_classes = STAFF
 
@@ -262,8 +252,8 @@ class SurveyRounds(APIView):
     def post(self, request: Request, pk: int) -> Response:
         complaint = visible(request, pk)
         data = validated(SurveyAnswerInput, request)
-        survey = services.answer_survey(
-            survey_id=open_survey(complaint).pk,
+        survey = services.answer_current_survey(
+            complaint_id=complaint.pk,
             resolved=data["resolved"],
             rating=data["rating"],
             comment=data["comment"],

@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from api.auth import channel_client
 from api.intake import AttachmentInput, uploads_of
 from api.permissions import channel_scope
-from api.replies import SurveyAnswerInput, open_survey
+from api.replies import SurveyAnswerInput
 from api.schema import ERROR_RESPONSE
 from api.serializers import ComplaintFacts, SubmissionOut, validated
 from complaints import services, surveys, tracking
@@ -217,8 +217,8 @@ class AnswerSurvey(APIView):
         complaint = own_or_404(request, pk)
         data = validated(SurveyAnswerInput, request)
         # As the petitioner answering online (``via=link``): no staff member entered it.
-        services.answer_survey(
-            survey_id=open_survey(complaint).pk,
+        services.answer_current_survey(
+            complaint_id=complaint.pk,
             resolved=data["resolved"],
             rating=data["rating"],
             comment=data["comment"],

@@ -1421,6 +1421,18 @@ def answer_survey(
     return survey
 
 
+def answer_current_survey(*, complaint_id: int, **answer: Any) -> Survey:
+    """``answer_survey`` for the survey a replied complaint is waiting on (an answer taken
+    by phone, or a channel answering for the petitioner); refused when none waits."""
+    complaint = Complaint.objects.filter(pk=complaint_id).first()
+    if complaint is None:
+        raise NotFound(_("No such complaint."))
+    current = surveys.current(complaint)
+    if current is None:
+        raise GuardFailed(_("This survey is closed; thank you all the same."))
+    return answer_survey(survey_id=current.pk, **answer)
+
+
 def _request_review(complaint: Complaint, why: str) -> None:
     """A second dissatisfaction: supervisors review it (reopen once more, or close)."""
     complaint.review_requested_at = timezone.now()

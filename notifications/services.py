@@ -106,7 +106,7 @@ def notify_many(notices: Iterable[Notice]) -> int:
         rows.extend(_rows(notice, now))
     if not rows:
         return 0
-    stored = _insert_new(rows)
+    stored = insert_new(rows)
     if stored and any(row.channel != Channel.IN_APP for row in rows):
         transaction.on_commit(kick)
     return stored
@@ -244,7 +244,7 @@ def _unread(user: User) -> QuerySet[Notification]:
     return Notification.objects.filter(user=user, channel=Channel.IN_APP, read_at__isnull=True)
 
 
-def _insert_new(rows: Sequence[Notification]) -> int:
+def insert_new(rows: Sequence[Notification]) -> int:
     """Insert the rows whose ``dedupe_key`` is not stored yet; how many went in.
 
     ``bulk_create(ignore_conflicts=True)`` skips duplicates too, but cannot say how many

@@ -49,7 +49,7 @@ from django.utils import timezone
 
 from complaints.models import Complaint, Event, Reply
 from notifications.models import Notification, WebhookSubscription
-from notifications.services import _insert_new, kick
+from notifications.services import insert_new, kick
 from notifications.webhook_targets import check_target, validate_webhook_url
 
 __all__ = [
@@ -143,7 +143,7 @@ def on_event(sender: Any, *, complaint: Complaint, event: Event, **kwargs: Any) 
             )
             for sub in wanting
         ]
-    stored = _insert_new(rows)
+    stored = insert_new(rows)
     if stored:
         transaction.on_commit(kick)
     return stored

@@ -36,7 +36,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import User
 from complaints import approvals, outreach, permissions, selectors, services, surveys
 from complaints.console.htmx import is_htmx, redirect_page
-from complaints.errors import DomainError, GuardFailed
+from complaints.errors import DomainError
 from complaints.forms import DeliveryForm, MultipleFileField, SurveyForm
 from complaints.models import (
     OPEN_STATES,
@@ -589,11 +589,8 @@ def _side(
         )
         return _("Delivery recorded."), None
     if action == "survey":
-        current = surveys.current(complaint)
-        if current is None:
-            raise GuardFailed(_("This survey is closed; thank you all the same."))
-        services.answer_survey(
-            survey_id=current.pk,
+        services.answer_current_survey(
+            complaint_id=complaint.pk,
             resolved=value["resolved"],
             rating=value["rating"],
             comment=value["comment"],

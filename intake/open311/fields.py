@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.lockout import client_ip
 from intake.models import ChannelClient
 from intake.open311.params import Open311Error, form_of, param, shown
 from intake.submission import Upload
@@ -168,10 +167,8 @@ def client_of(request: HttpRequest) -> ChannelClient:
     client = None
     if raw and len(raw) <= 255 and not _CONTROL.search(raw):
         client = ChannelClient.authenticate(raw)
-    if client is None:
+    # Creating a request is intake: the same scope as POST /api/v1/intake/.
+    if client is None or not client.has_scope(ChannelClient.Scope.INTAKE):
         raise Open311Error(403, _("api_key was not provided or is not valid."))
-    # Noted at most once a minute, not on every request.
-    now = timezone.now()
-    if client.last_used_at is None or now - client.last_used_at > timedelta(minutes=1):
-        ChannelClient.objects.filter(pk=client.pk).update(last_used_at=now)
+    client.note_use(client_ip(request))
     return client

@@ -489,6 +489,30 @@ def test_a_revoked_api_key_is_refused(client: Client, api_key: str, facilities: 
     assert_error(post(client, "xml", full_request(api_key)), "xml", 403)
 
 
+def test_a_key_without_the_intake_scope_cannot_create_requests(
+    client: Client, facilities: Category
+) -> None:
+    reader, raw = ChannelClient.create_with_token(name="reader", scopes=["read_own"])
+    assert_error(post(client, "json", full_request(raw)), "json", 403)
+    assert not Complaint.objects.exists()
+    reader.refresh_from_db()
+    assert reader.last_used_at is None
+
+
+def test_using_a_key_is_noted_with_the_address(
+    client: Client, api_key: str, facilities: Category
+) -> None:
+    client.post(
+        f"{BASE}/requests.json",
+        urlencode(full_request(api_key)),
+        content_type="application/x-www-form-urlencoded; charset=utf-8",
+        REMOTE_ADDR="198.51.100.7",
+    )
+    used = ChannelClient.objects.get()
+    assert used.last_used_at is not None
+    assert used.last_used_ip == "198.51.100.7"
+
+
 def test_every_problem_of_a_request_is_reported_at_once(
     client: Client, api_key: str, facilities: Category
 ) -> None:
