@@ -17,7 +17,7 @@ install: $(STAMP) ## Set up .venv with the pinned dependencies (quick when nothi
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev,s3]"
 	@touch $@
 
 run: install ## Migrate, load demo data, serve http://127.0.0.1:8000 with worker and beat
@@ -59,7 +59,7 @@ messages: install ## Refresh the zh-hans and en catalogs from the source, then c
 lock: ## Re-pin constraints.txt from a fresh resolve of pyproject.toml
 	rm -rf $(VENV).lock && $(PYTHON) -m venv $(VENV).lock
 	$(VENV).lock/bin/python -m pip install --quiet --upgrade pip
-	$(VENV).lock/bin/python -m pip install --quiet -e ".[dev]"
+	$(VENV).lock/bin/python -m pip install --quiet -e ".[dev,s3]"
 	{ sed -n '1,2p' constraints.txt; $(VENV).lock/bin/python -m pip freeze --exclude-editable; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt && rm -rf $(VENV).lock
 

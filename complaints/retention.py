@@ -470,7 +470,7 @@ def _delete_files(files: list[tuple[Storage, str]]) -> None:
     for storage, name in files:
         try:
             storage.delete(name)
-        except OSError:
+        except Exception:  # OSError on disk; botocore's own errors from an S3 bucket.
             # The row no longer points to it; an operator must remove it by hand.
             logger.exception("anonymised attachment file %s could not be deleted", name)
 

@@ -161,6 +161,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
 
+# A read replica for reports (optional): the /reports/ pages and exports read from it
+# (reporting.replica), everything else from the primary. It lags by seconds, so reports
+# may be a few seconds behind. In tests it is the test database itself.
+REPORTS_DATABASE_URL = env("REPORTS_DATABASE_URL")
+if REPORTS_DATABASE_URL:
+    DATABASES["replica"] = dict(
+        dj_database_url.parse(REPORTS_DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    )
+    if DATABASES["replica"]["ENGINE"] == "django.db.backends.sqlite3":
+        DATABASES["replica"].update(CONN_MAX_AGE=0, OPTIONS={"timeout": 20})
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["reporting.replica.ReportsRouter"]
+
 # --- Cache ------------------------------------------------------------------------------
 
 REDIS_URL = env("REDIS_URL")
@@ -295,6 +308,10 @@ LIFECYCLE_SWEEP_INTERVAL = env_int("LIFECYCLE_SWEEP_INTERVAL", 15 * 60)
 REPORTING_ROLLUP_INTERVAL = env_int("REPORTING_ROLLUP_INTERVAL", 300)
 # Days the nightly rebuild recomputes whatever their marks: the safety net.
 REPORTING_REBUILD_DAYS = env_int("REPORTING_REBUILD_DAYS", 60)
+# A process marks a day dirty at most this often (seconds): at peak intake every complaint
+# of the day would otherwise update the same row. A recompute keeps marks younger than
+# this, so a change that skipped its mark is still picked up by the next run.
+REPORTING_MARK_EVERY = env_int("REPORTING_MARK_EVERY", 5)
 # Exports of up to this many rows download at once; larger ones are built by a worker.
 EXPORT_SYNC_LIMIT = env_int("EXPORT_SYNC_LIMIT", 5000)
 # Days an export's file is kept for its owner to download before it is deleted.
@@ -353,8 +370,42 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # that checks permissions (and MEDIA_URL is deliberately not routed).
 MEDIA_ROOT = Path(env("MEDIA_ROOT") or VAR_DIR / "media")
 MEDIA_URL = "/media/"
+# Media (attachments, exports) on this machine's disk, or with MEDIA_STORAGE=s3 in an
+# S3-compatible bucket (AWS, MinIO, Ceph, OSS, COS…; pip install ".[s3]"), which every web
+# and worker node shares. The bucket stays private: objects get no ACL, and files still
+# leave only through Sutong's permission-checked views, never by a bucket URL.
+MEDIA_STORAGE = env("MEDIA_STORAGE", "file")
+if MEDIA_STORAGE not in {"file", "s3"}:
+    raise ImproperlyConfigured(f"MEDIA_STORAGE={MEDIA_STORAGE!r}: use file or s3")
+MEDIA_BACKEND: dict[str, Any] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+if MEDIA_STORAGE == "s3":
+    if not env("AWS_STORAGE_BUCKET_NAME"):
+        raise ImproperlyConfigured("MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
+    MEDIA_BACKEND = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("AWS_STORAGE_BUCKET_NAME"),
+            # Empty: AWS itself. MinIO and others: their address, e.g. http://minio:9000.
+            "endpoint_url": env("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": env("AWS_S3_REGION_NAME") or None,
+            # Empty: boto3's own chain (AWS_ACCESS_KEY_ID… in the environment, an
+            # instance or pod role).
+            "access_key": env("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": env("AWS_SECRET_ACCESS_KEY") or None,
+            # "path" for most S3-compatible servers; empty lets boto3 choose.
+            "addressing_style": env("AWS_S3_ADDRESSING_STYLE") or None,
+            "signature_version": "s3v4",
+            # A key prefix, so one bucket can hold several installations.
+            "location": env("AWS_LOCATION"),
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+            # Downloads larger than this go through a temporary file, not memory.
+            "max_memory_size": 5 * 1024 * 1024,
+        },
+    }
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": MEDIA_BACKEND,
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG

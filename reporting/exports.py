@@ -13,7 +13,7 @@ an ``ExportJob`` row: who, when, what filters, how many rows.
 
 Up to ``EXPORT_SYNC_LIMIT`` rows are written at once and downloaded in the same request.
 Larger exports become a job: a Celery task streams the rows (``iterator``, in chunks),
-writes the file under ``MEDIA_ROOT/exports/``, keeps the progress on the row, and tells
+writes the file to the media storage (``exports/``), keeps the progress on the row, and tells
 the owner in the console when it is ready. Files are deleted after ``EXPORT_KEEP_DAYS``.
 """
 
@@ -46,6 +46,7 @@ from complaints.models import Complaint, Event
 from notifications.services import notify
 from reporting import spreadsheets
 from reporting.products import ExportJob
+from reporting.replica import reads_from_replica
 
 logger = logging.getLogger(__name__)
 
@@ -131,16 +132,19 @@ def start(
             started_at=now,
             updated_at=now,
         )
-        source = source_for(job)
-        if source.total > settings.EXPORT_SYNC_LIMIT:
+        with reads_from_replica():
+            source = source_for(job)
+            total = source.total
+        if total > settings.EXPORT_SYNC_LIMIT:
             job.status = ExportJob.Status.QUEUED
             job.started_at = None
-            job.rows_total = source.total
+            job.rows_total = total
             job.save(update_fields=["status", "started_at", "rows_total"])
             transaction.on_commit(lambda: queue_job(job.pk))
             return Started(job)
         buffer = BytesIO()
-        count = _write(job, source, buffer)
+        with reads_from_replica():
+            count = _write(job, source, buffer)
         job.status = ExportJob.Status.DONE
         job.direct = True
         job.rows_total = job.rows_done = count
@@ -181,7 +185,7 @@ def run(job_id: int) -> ExportJob | None:
         return None
     job = ExportJob.objects.select_related("owner").get(pk=job_id)
     try:
-        with translation.override(job.owner.preferred_language):
+        with translation.override(job.owner.preferred_language), reads_from_replica():
             source = source_for(job)
             ExportJob.objects.filter(pk=job.pk).update(rows_total=source.total)
 

@@ -26,12 +26,14 @@ from accounts.models import User
 from complaints.models import Complaint
 from reporting import access, hotspots
 from reporting.charts import bar_chart
+from reporting.replica import replica_reads
 from routing.models import Department
 
 
 @login_required(login_url="console:login")
 @require_GET
 @never_cache  # names and personal data, even masked, stay out of shared caches
+@replica_reads
 def hotspots_page(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     department_id = access.department_lock(user)

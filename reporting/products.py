@@ -22,7 +22,7 @@ class ExportJob(models.Model):
 
     Every export leaves a row, also those small enough to download at once (``direct``,
     no file kept): together they are the record of who took which data out, and when.
-    Larger ones are built by a worker into a file under ``MEDIA_ROOT/exports/`` that only
+    Larger ones are built by a worker into a file in the media storage (``exports/``) that only
     the owner may download, deleted after ``EXPORT_KEEP_DAYS``.
     """
 

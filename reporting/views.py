@@ -24,6 +24,7 @@ from reporting.definitions import COHORTS, DEFINITIONS
 from reporting.filters import DEFAULT_PERIOD, ReportFilterForm
 from reporting.formatting import format_count, format_duration, format_rate, format_rating
 from reporting.kpis import Kpis, Period, Scope
+from reporting.replica import replica_reads
 from routing.models import Department
 from sla.models import Stage
 
@@ -299,6 +300,7 @@ def _forged_department(request: HttpRequest, lock: int | None) -> bool:
 
 
 @login_required(login_url="console:login")
+@replica_reads
 def overview(request: HttpRequest) -> HttpResponse:
     lock = department_lock(request.user)  # 403 for those who read no reports
     if _forged_department(request, lock):
