@@ -237,18 +237,17 @@ class IntakeView(APIView):
         with transaction.atomic():
             receipt = submitted(submission, actor_label=f"channel:{client.name}")
             complaint = receipt.complaint
-            body = IntakeOutput(
-                {
-                    "id": complaint.pk,
-                    "tracking_code": complaint.tracking_code,
-                    "status": complaint.status,
-                    "tracking_url": private_link(request, complaint.tracking_code, receipt.secret)
-                    if receipt.secret
-                    else "",
-                    "missing": list(receipt.missing),
-                }
-            ).data
+            # IntakeOutput's shape, built directly: the busiest answer of the API.
+            body = {
+                "id": complaint.pk,
+                "tracking_code": complaint.tracking_code,
+                "status": complaint.status,
+                "tracking_url": private_link(request, complaint.tracking_code, receipt.secret)
+                if receipt.secret
+                else "",
+                "missing": list(receipt.missing),
+            }
             idempotency.finish(
-                record, status=status.HTTP_201_CREATED, body=dict(body), complaint=complaint
+                record, status=status.HTTP_201_CREATED, body=body, complaint=complaint
             )
         return Response(body, status=status.HTTP_201_CREATED)

@@ -42,7 +42,6 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from complaints import permissions, retention, selectors, services
 from complaints.contacts import normalize_phone
-from complaints.documents import export_pdf, organisation_name
 from complaints.errors import GuardFailed, NotFound, PermissionDenied
 from complaints.models import Complaint, DataRequest, Petitioner
 
@@ -55,6 +54,21 @@ __all__ = [
     "matching_petitioners",
     "record_data_request",
 ]
+
+
+def export_pdf(data: dict[str, Any]) -> bytes:
+    """The export as a PDF (``complaints.documents``)."""
+    # reportlab (about 15 MB) is loaded by the first PDF, not by every web worker.
+    from complaints import documents
+
+    return documents.export_pdf(data)
+
+
+def organisation_name() -> str:
+    from complaints import documents
+
+    return documents.organisation_name()
+
 
 ADD_PERMISSION = "complaints.add_datarequest"
 DECIDE_PERMISSION = "complaints.decide_datarequest"

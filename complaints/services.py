@@ -171,7 +171,11 @@ def _record(
     event_recorded.send(sender=Complaint, complaint=complaint, event=event)
     transaction.on_commit(
         lambda: complaint_changed.send(
-            sender=Complaint, complaint_id=complaint.pk, event_id=event.pk, kind=kind
+            sender=Complaint,
+            complaint_id=complaint.pk,
+            event_id=event.pk,
+            kind=kind,
+            received_at=complaint.received_at,
         )
     )
     return event
@@ -266,6 +270,7 @@ def submit_complaint(
     actor_label: str = "",
     details: Mapping[str, Any] | None = None,
     on_created: Callable[[Complaint], None] | None = None,
+    reference_checked: bool = False,
 ) -> Submission:
     """Create a complaint in ``received``; ``intake.services.submit`` is the caller.
 
@@ -276,7 +281,9 @@ def submit_complaint(
 
     A channel that passes its own ``external_ref`` (message id, idempotency key, letter
     number) may retry safely: the same reference on the same channel returns the
-    complaint created the first time instead of a second one.
+    complaint created the first time instead of a second one. A caller that has just
+    looked the reference up says so (``reference_checked``); a retry racing it is still
+    caught, by the unique constraint.
     """
     title, content = (title or "").strip(), (content or "").strip()
     if not title:
@@ -291,7 +298,11 @@ def submit_complaint(
     details = dict(details or {})
     if unknown := set(details) - SUBMISSION_DETAILS:
         raise TypeError(f"not a submission detail: {sorted(unknown)}")
-    if external_ref and (existing := find_by_reference(channel, external_ref)):
+    if (
+        external_ref
+        and not reference_checked
+        and (existing := find_by_reference(channel, external_ref))
+    ):
         return Submission(complaint=existing, secret=None, created=False)
 
     received_at = received_at or timezone.now()

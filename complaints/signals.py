@@ -1,7 +1,8 @@
 """Signals other apps listen to instead of importing services (dependencies point one way).
 
-``complaint_changed(complaint_id, event_id, kind)`` — after every Event a service writes,
-once the change has committed: routing, notifications and webhooks act on it.
+``complaint_changed(complaint_id, event_id, kind, received_at)`` — after every Event a
+service writes, once the change has committed: routing, notifications, webhooks and the
+report rollups act on it.
 
 ``event_recorded(complaint, event)`` — inside the transaction that writes the event, so
 a listener's rows (the SLA engine's deadlines) commit or roll back with the change; an

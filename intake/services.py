@@ -290,6 +290,7 @@ def _store(
                 "channel_data": submission.channel_data,
             },
             on_created=_note_client(submission),
+            reference_checked=True,  # by submit(), a moment ago
         )
         if not created.created:
             raise _Replay(created.complaint)

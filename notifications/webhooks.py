@@ -51,6 +51,7 @@ from complaints.models import Complaint, Event, Reply
 from notifications.models import Notification, WebhookSubscription
 from notifications.services import insert_new, kick
 from notifications.webhook_targets import check_target, validate_webhook_url
+from ops.snapshot import Snapshot
 
 __all__ = [
     "WebhookError",
@@ -97,6 +98,29 @@ def event_types(event: Event) -> list[str]:
     return [str(t) for t in types]
 
 
+def _read_subscriptions() -> list[WebhookSubscription]:
+    return list(WebhookSubscription.objects.filter(is_active=True).select_related("client"))
+
+
+_subscriptions: Snapshot[list[WebhookSubscription]] | None = None
+
+
+def active_subscriptions() -> list[WebhookSubscription]:
+    """Every active subscription with its client, held per process (``ops.snapshot``):
+    each event asks, and subscriptions and clients rarely change."""
+    global _subscriptions
+    if _subscriptions is None:
+        _subscriptions = Snapshot(
+            "notifications.webhooks",
+            _read_subscriptions,
+            models=[
+                WebhookSubscription,
+                WebhookSubscription._meta.get_field("client").related_model,
+            ],
+        )
+    return _subscriptions.get()
+
+
 def on_event(sender: Any, *, complaint: Complaint, event: Event, **kwargs: Any) -> int:
     """``event_recorded`` listener: store a delivery per interested subscription.
 
@@ -109,7 +133,7 @@ def on_event(sender: Any, *, complaint: Complaint, event: Event, **kwargs: Any) 
         return 0
     subscriptions = [
         sub
-        for sub in WebhookSubscription.objects.filter(is_active=True).select_related("client")
+        for sub in active_subscriptions()
         if set(sub.events) & set(types)
         and sub.department_id in (None, complaint.department_id)
         # A client that was revoked, or lost the scope, hears nothing more.

@@ -37,3 +37,22 @@ class Heartbeat(models.Model):
                 "pid": os.getpid(),
             },
         )
+
+
+class Generation(models.Model):
+    """A token that changes whenever a piece of rarely changed configuration changes.
+
+    Processes hold such configuration in memory (``ops.snapshot``) and compare this token
+    before using their copy. It is written in the transaction of the change itself, so a
+    change that is rolled back leaves no stale copy behind either.
+    """
+
+    name = models.CharField(_("name"), max_length=50, primary_key=True)
+    token = models.CharField(_("token"), max_length=32)
+
+    class Meta:
+        verbose_name = _("configuration generation")
+        verbose_name_plural = _("configuration generations")
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.token}"

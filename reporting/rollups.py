@@ -50,6 +50,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -171,10 +172,26 @@ def mark_complaints(complaint_ids: Iterable[int]) -> None:
     mark_days(days)
 
 
-def on_complaint_changed(sender: Any, *, complaint_id: int, **kwargs: Any) -> None:
+# When this process last marked each day (time.monotonic()); see REPORTING_MARK_EVERY.
+_marked: dict[date, float] = {}
+
+
+def on_complaint_changed(
+    sender: Any, *, complaint_id: int, received_at: datetime | None = None, **kwargs: Any
+) -> None:
     """``complaint_changed`` listener: the complaint's cohort day is stale."""
     try:
-        mark_complaints([complaint_id])
+        if received_at is None:
+            mark_complaints([complaint_id])
+            return
+        day = local_day(received_at)
+        now = monotonic()
+        if now - _marked.get(day, -math.inf) < settings.REPORTING_MARK_EVERY:
+            return  # marked a moment ago: a recompute keeps that mark (refresh_dirty)
+        mark_days([day])
+        if len(_marked) > 1000:
+            _marked.clear()
+        _marked[day] = now
     except DatabaseError:
         # The change is committed; the nightly rebuild catches the day up. A report
         # must never make a complaint's action fail.
@@ -529,13 +546,17 @@ def refresh_dirty() -> RefreshResult:
     """Recompute every day marked dirty, oldest first, one transaction per day.
 
     A day marked again while it is recomputed keeps its mark (``marked_at`` moved on) and
-    is done again on the next run.
+    is done again on the next run; so does a day marked within ``REPORTING_MARK_EVERY``
+    before the recompute began, since a process skips marking a day again that soon.
     """
     result = RefreshResult(sla_events=mark_from_sla_events())
     for dirty in list(DirtyDay.objects.order_by("day")):
+        settled = timezone.now() - timedelta(seconds=settings.REPORTING_MARK_EVERY)
         with transaction.atomic():
             result.rows += recompute(dirty.day, dirty.day + timedelta(days=1))
-            DirtyDay.objects.filter(pk=dirty.pk, marked_at=dirty.marked_at).delete()
+            DirtyDay.objects.filter(
+                pk=dirty.pk, marked_at=dirty.marked_at, marked_at__lte=settled
+            ).delete()
         result.days += 1
     return result
 
@@ -547,7 +568,7 @@ def rebuild(since: date | None = None, *, chunk_days: int = 7) -> RefreshResult:
     Works in transactions of ``chunk_days`` days; marks older than the start are
     cleared for the days done.
     """
-    started = timezone.now()
+    started = timezone.now() - timedelta(seconds=settings.REPORTING_MARK_EVERY)
     today = timezone.localdate()
     bounds = Complaint.objects.aggregate(first=Min("received_at"), last=Max("received_at"))
     if bounds["first"] is None:

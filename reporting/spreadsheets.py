@@ -19,13 +19,14 @@ import io
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import IO, Any
+from functools import cache
+from types import SimpleNamespace
+from typing import IO, TYPE_CHECKING, Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
+# openpyxl (about 28 MB) is imported where a workbook is written: a web worker that never
+# writes one does not carry it.
+if TYPE_CHECKING:
+    from openpyxl.cell import WriteOnlyCell
 
 # Characters that make a spreadsheet program read a cell as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -82,24 +83,42 @@ def write_csv(
     return count
 
 
+@cache
+def _openpyxl() -> SimpleNamespace:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    return SimpleNamespace(
+        Workbook=Workbook,
+        WriteOnlyCell=WriteOnlyCell,
+        ILLEGAL_CHARACTERS_RE=ILLEGAL_CHARACTERS_RE,
+        Font=Font,
+        get_column_letter=get_column_letter,
+    )
+
+
 def _xlsx_cell(sheet: Any, value: Any, *, bold: bool = False) -> WriteOnlyCell:
+    xl = _openpyxl()
     if isinstance(value, datetime):
-        cell = WriteOnlyCell(sheet, value=value.replace(tzinfo=None))
+        cell = xl.WriteOnlyCell(sheet, value=value.replace(tzinfo=None))
         cell.number_format = "yyyy-mm-dd hh:mm"
     elif isinstance(value, date):
-        cell = WriteOnlyCell(sheet, value=value)
+        cell = xl.WriteOnlyCell(sheet, value=value)
         cell.number_format = "yyyy-mm-dd"
     elif value is None or isinstance(value, bool | int | float | Decimal):
-        cell = WriteOnlyCell(sheet, value=value)
+        cell = xl.WriteOnlyCell(sheet, value=value)
     else:
-        text = ILLEGAL_CHARACTERS_RE.sub("", str(value))
-        cell = WriteOnlyCell(sheet, value=text)
+        text = xl.ILLEGAL_CHARACTERS_RE.sub("", str(value))
+        cell = xl.WriteOnlyCell(sheet, value=text)
         # openpyxl makes a formula of any text starting with "="; a string it stays.
         cell.data_type = "s"
         if is_formula_like(text):
             cell.quotePrefix = True
     if bold:
-        cell.font = Font(bold=True)
+        cell.font = xl.Font(bold=True)
     return cell
 
 
@@ -117,11 +136,11 @@ def write_xlsx(
     A write-only workbook: rows go to a temporary file as they come, so a large export
     does not sit in memory.
     """
-    workbook = Workbook(write_only=True)
+    workbook = _openpyxl().Workbook(write_only=True)
     sheet = workbook.create_sheet(title=_sheet_title(sheet_title))
     for index, header in enumerate(headers):
         width = widths[index] if widths and index < len(widths) else len(str(header)) + 4
-        sheet.column_dimensions[get_column_letter(index + 1)].width = max(
+        sheet.column_dimensions[_openpyxl().get_column_letter(index + 1)].width = max(
             _MIN_WIDTH, min(_MAX_WIDTH, width)
         )
     sheet.freeze_panes = "A2"

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
-from routing import keywords, model_store
+from routing import keywords
 
 PRIORITY_ORDER = {"normal": 0, "urgent": 1, "critical": 2}
 
@@ -88,6 +88,10 @@ def decide(text: str) -> Decision:
             priority = _higher(priority, hit.priority_effect)
     sensitive = any(hit.sensitive for hit in hits)
     matched = [hit.as_dict() for hit in hits]
+
+    # Imported here: the model brings numpy, SciPy and scikit-learn (about 60 MB), which
+    # only the processes that classify need — the workers, not every web worker.
+    from routing import model_store
 
     model = model_store.active_model()
     if model is None:

@@ -48,6 +48,8 @@ from sla import emergency
 from sla.models import Basis, Deadline, PolicyVersion, Stage, to_seconds
 from sla.policies import (
     NoPolicy,
+    PolicyBook,
+    book,
     calendar_for,
     chain_of,
     counted,
@@ -68,8 +70,13 @@ def on_event(sender: Any, complaint: Complaint, event: Event, **kwargs: Any) -> 
     payload = event.payload or {}
     if kind == "received":
         start = min(complaint.received_at, at)
-        open_stage(complaint, Stage.CLASSIFY, start)
-        open_stage(complaint, Stage.CYCLE, start)
+        # A new complaint has no deadline yet: no need to look for running ones.
+        policy_book = book()
+        Deadline.objects.bulk_create(
+            d
+            for stage in (Stage.CLASSIFY, Stage.CYCLE)
+            if (d := _new_deadline(complaint, stage, start, policy_book)) is not None
+        )
     elif kind == "info_requested":
         pause(complaint, at)
         open_stage(complaint, Stage.CONTACT, at)
@@ -138,8 +145,18 @@ def open_stage(complaint: Complaint, stage: str, start: datetime) -> Deadline | 
     running = _running(complaint, [stage]).first()
     if running is not None:
         return running
+    deadline = _new_deadline(complaint, stage, start)
+    if deadline is not None:
+        deadline.save()
+    return deadline
+
+
+def _new_deadline(
+    complaint: Complaint, stage: str, start: datetime, policy_book: PolicyBook | None = None
+) -> Deadline | None:
+    """``stage``'s limit for ``complaint`` from ``start``, not yet saved (None: no policy)."""
     try:
-        limit = limit_for(complaint, stage, start)
+        limit = limit_for(complaint, stage, start, policy_book)
     except NoPolicy:
         return None
     if limit is None:
@@ -156,7 +173,6 @@ def open_stage(complaint: Complaint, stage: str, start: datetime) -> Deadline | 
     )
     set_warning(deadline, limit.engine, limit.version.warn_ratio, start)
     schedule(deadline)
-    deadline.save()
     return deadline
 
 

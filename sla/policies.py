@@ -12,15 +12,19 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from django.db.models import Q
+from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 
 from complaints.models import Complaint
+from ops.snapshot import Snapshot
 from sla import calendar as workcal
 from sla.models import (
     Basis,
     BusinessCalendar,
+    CalendarDay,
+    EnteredYear,
     EscalationStep,
     Policy,
     PolicyVersion,
@@ -49,86 +53,151 @@ class Limit:
     provisional: bool = False
 
 
-def _category_chain(complaint: Complaint) -> list[int]:
+@dataclass(frozen=True)
+class PolicyBook:
+    """Every active policy with its versions, and what choosing a calendar needs.
+
+    A few hundred rows at most, read for every complaint that arrives or moves on: held
+    in each process (``book()``), rebuilt when any of them changes.
+    """
+
+    policies: list[Policy]
+    versions: dict[int, list[PolicyVersion]]  # by policy, the newest first
+    category_parent: dict[int, int | None]
+    department_parent: dict[int, int | None]
+    department_calendar: dict[int, BusinessCalendar]
+    default_calendar: BusinessCalendar | None
+
+
+def _read_book() -> PolicyBook:
+    from routing.models import Category, Department
+
+    policies = list(
+        Policy.objects.filter(is_active=True)
+        .select_related("calendar")
+        .prefetch_related(
+            Prefetch(
+                "versions",
+                queryset=PolicyVersion.objects.order_by("-effective_from").prefetch_related(
+                    "targets", "escalation_steps"
+                ),
+            )
+        )
+    )
+    department_calendar: dict[int, BusinessCalendar] = {}
+    calendars = list(BusinessCalendar.objects.prefetch_related("departments"))  # by code
+    for calendar in calendars:
+        for department in calendar.departments.all():
+            department_calendar.setdefault(department.pk, calendar)
+    default = next((c for c in calendars if c.is_default), None)
+    if default is None and calendars:
+        default = min(calendars, key=lambda c: c.pk)
+    return PolicyBook(
+        policies=policies,
+        versions={p.pk: list(p.versions.all()) for p in policies},
+        category_parent=dict(Category.objects.values_list("pk", "parent_id")),
+        department_parent=dict(Department.objects.values_list("pk", "parent_id")),
+        department_calendar=department_calendar,
+        default_calendar=default,
+    )
+
+
+def _watched() -> list[type[Any]]:
+    from routing.models import Category, Department
+
+    return [Policy, PolicyVersion, StageTarget, EscalationStep, BusinessCalendar, Category,
+            Department, CalendarDay, EnteredYear]  # fmt: skip
+
+
+_book: Snapshot[PolicyBook] | None = None
+
+
+def book() -> PolicyBook:
+    """The policy book of this process (see ``ops.snapshot``)."""
+    global _book
+    if _book is None:
+        _book = Snapshot(
+            "sla.policies",
+            _read_book,
+            models=_watched(),
+            through=[BusinessCalendar.departments.through],
+        )
+    return _book.get()
+
+
+def _chain(parents: dict[int, int | None], first: int | None) -> list[int]:
     chain: list[int] = []
-    category = complaint.category
-    while category is not None and category.pk not in chain:
-        chain.append(category.pk)
-        category = category.parent
+    while first is not None and first not in chain:
+        chain.append(first)
+        first = parents.get(first)
     return chain
 
 
-def _matching_policies(complaint: Complaint, *, any_priority: bool) -> list[Policy]:
-    chain = _category_chain(complaint)
-    policies = Policy.objects.filter(is_active=True).filter(
-        Q(category__isnull=True) | Q(category_id__in=chain)
-    )
-    policies = policies.filter(Q(kind="") | Q(kind=complaint.kind))
-    if not any_priority:
-        policies = policies.filter(Q(priority="") | Q(priority=complaint.priority))
+def _matching_policies(
+    complaint: Complaint, policy_book: PolicyBook, *, any_priority: bool
+) -> list[Policy]:
+    chain = _chain(policy_book.category_parent, complaint.category_id)
+
+    def matches(policy: Policy) -> bool:
+        return (
+            (policy.category_id is None or policy.category_id in chain)
+            and policy.kind in ("", complaint.kind)
+            and (any_priority or policy.priority in ("", complaint.priority))
+        )
 
     def rank(policy: Policy) -> tuple[int, int, int]:
         depth = chain.index(policy.category_id) if policy.category_id in chain else len(chain)
         return (-depth if policy.category_id else -99, bool(policy.priority), bool(policy.kind))
 
-    return sorted(policies.select_related("calendar"), key=rank, reverse=True)
+    return sorted(filter(matches, policy_book.policies), key=rank, reverse=True)
 
 
-def _version_in_force(policy: Policy, at: datetime) -> PolicyVersion | None:
-    return (
-        policy.versions.filter(effective_from__lte=at)
-        .prefetch_related("targets", "escalation_steps")
-        .order_by("-effective_from")
-        .first()
-    )
-
-
-def versions_for(complaint: Complaint) -> list[PolicyVersion]:
+def versions_for(
+    complaint: Complaint, policy_book: PolicyBook | None = None
+) -> list[PolicyVersion]:
     """The versions that may set this complaint's limits, the applicable one first.
 
     Normally one; for a critical complaint every matching policy's version, since each
     stage takes the shortest of them.
     """
+    policy_book = policy_book or book()
     critical = complaint.priority == Complaint.Priority.CRITICAL
-    policies = _matching_policies(complaint, any_priority=critical)
+    policies = _matching_policies(complaint, policy_book, any_priority=critical)
     at = complaint.received_at
-    versions = [v for p in policies if (v := _version_in_force(p, at)) is not None]
+    versions = [
+        version
+        for policy in policies
+        if (
+            version := next(
+                (v for v in policy_book.versions[policy.pk] if v.effective_from <= at), None
+            )
+        )
+        is not None
+    ]
     if not versions:
         # Nothing was in force yet when it arrived (a policy created later): the earliest
         # version of the most specific policy is the best there is.
         versions = [
-            v
-            for p in policies[:1]
-            if (
-                v := p.versions.prefetch_related("targets", "escalation_steps")
-                .order_by("effective_from")
-                .first()
-            )
-            is not None
+            policy_book.versions[p.pk][-1] for p in policies[:1] if policy_book.versions[p.pk]
         ]
     if not versions:
         raise NoPolicy(_("No SLA policy applies to this complaint."))
     return versions if critical else versions[:1]
 
 
-def calendar_for(complaint: Complaint, version: PolicyVersion) -> BusinessCalendar:
+def calendar_for(
+    complaint: Complaint, version: PolicyVersion, policy_book: PolicyBook | None = None
+) -> BusinessCalendar:
     """The policy's calendar, else the department's (or a parent's), else the default."""
     if version.policy.calendar is not None:
         return version.policy.calendar
-    department = complaint.department
-    seen: set[int] = set()
-    while department is not None and department.pk not in seen:
-        seen.add(department.pk)
-        found = BusinessCalendar.objects.filter(departments=department).first()
-        if found is not None:
+    policy_book = policy_book or book()
+    for department in _chain(policy_book.department_parent, complaint.department_id):
+        if (found := policy_book.department_calendar.get(department)) is not None:
             return found
-        department = department.parent
-    default = BusinessCalendar.objects.filter(is_default=True).first()
-    if default is None:
-        default = BusinessCalendar.objects.order_by("pk").first()
-    if default is None:
+    if policy_book.default_calendar is None:
         raise NoPolicy(_("There is no business calendar. Add one in the back-office."))
-    return default
+    return policy_book.default_calendar
 
 
 def due_time(
@@ -172,14 +241,17 @@ def counted(
         return due_time(weekends_only(engine), target, start), True
 
 
-def limit_for(complaint: Complaint, stage: str, start: datetime) -> Limit | None:
+def limit_for(
+    complaint: Complaint, stage: str, start: datetime, policy_book: PolicyBook | None = None
+) -> Limit | None:
     """The limit of ``stage`` starting at ``start``, or None when no policy sets one."""
+    policy_book = policy_book or book()
     best: Limit | None = None
-    for version in versions_for(complaint):
+    for version in versions_for(complaint, policy_book):
         target = next((t for t in version.targets.all() if t.stage == stage), None)
         if target is None:
             continue
-        calendar = calendar_for(complaint, version)
+        calendar = calendar_for(complaint, version, policy_book)
         engine = engine_of(calendar)
         due_at, provisional = counted(engine, target, start)
         if best is None or due_at < best.due_at:

@@ -32,6 +32,9 @@ def _test_settings(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # The test client speaks plain HTTP; production's HTTPS redirect is tested on its own.
     settings.SECURE_SSL_REDIRECT = False
+    # Each test's transaction is rolled back, marks and all: a process's memory of having
+    # marked a day a moment ago would outlive it. Tested on its own (test_rollups.py).
+    settings.REPORTING_MARK_EVERY = 0
 
 
 @pytest.fixture

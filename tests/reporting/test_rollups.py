@@ -9,6 +9,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError
 from django.utils import timezone
@@ -252,3 +253,34 @@ def test_rebuild_command_since_a_date_leaves_older_days() -> None:
 def test_rebuild_command_refuses_a_bad_date() -> None:
     with pytest.raises(CommandError, match="not a date"):
         call_command("rebuild_rollups", since="March", stdout=StringIO())
+
+
+def test_a_busy_day_is_marked_once_a_while_and_its_late_changes_still_count(
+    handler: User,
+    urban: Department,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At peak every change of today's complaints would update one row: each process marks
+    a day at most every REPORTING_MARK_EVERY seconds, and a recompute keeps a mark that
+    young, so a change whose mark was skipped is counted by the next run."""
+    settings.REPORTING_MARK_EVERY = 5
+    monkeypatch.setattr(rollups, "_marked", {})
+    first = complaint(at("2026-03-02"), department=urban, status="assigned", assignee=handler)
+    second = complaint(at("2026-03-02"), department=urban, status="assigned", assignee=handler)
+    march = Period(date(2026, 3, 1), date(2026, 4, 1))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.accept(complaint_id=first.pk, actor=handler)
+    marked = DirtyDay.objects.get(day=MARCH_2).marked_at
+
+    tasks.refresh_rollups()  # the mark is younger than 5 s: recomputed, and kept
+    assert kpis(Scope(), march).first_response_count == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        services.accept(complaint_id=second.pk, actor=handler)  # no new mark: skipped
+    assert DirtyDay.objects.get(day=MARCH_2).marked_at == marked
+
+    with time_machine.travel(timezone.now() + timedelta(seconds=6)):
+        tasks.refresh_rollups()  # catches the second change up, then lets the mark go
+    assert kpis(Scope(), march).first_response_count == 2
+    assert dirty() == set()
