@@ -64,11 +64,20 @@ class Snapshot(Generic[T]):
         self.max_age = max_age
         self._held: tuple[str, float, T] | None = None
         self._lock = threading.Lock()
-        for model in models:
-            post_save.connect(self._changed, sender=model, weak=False)
-            post_delete.connect(self._changed, sender=model, weak=False)
-        for model in through:
-            m2m_changed.connect(self._changed, sender=model, weak=False)
+        self._signals = [
+            *((signal, model) for model in models for signal in (post_save, post_delete)),
+            *((m2m_changed, model) for model in through),
+        ]
+        for signal, model in self._signals:
+            signal.connect(self._changed, sender=model, weak=False, dispatch_uid=self._uid)
+
+    @property
+    def _uid(self) -> str:
+        return f"ops.snapshot:{self.name}:{id(self)}"
+
+    def disconnect(self) -> None:
+        for signal, model in self._signals:
+            signal.disconnect(sender=model, dispatch_uid=self._uid)
 
     def _changed(self, sender: Any, **kwargs: Any) -> None:
         self._held = None
