@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 from django.db import transaction
 
@@ -22,14 +25,14 @@ class Counted:
 
 
 @pytest.fixture
-def departments() -> tuple[snapshot.Snapshot[set[str]], Counted]:
+def departments() -> Iterator[tuple[snapshot.Snapshot[set[str]], Counted]]:
     build = Counted()
     held = snapshot.Snapshot("test.departments", build, models=[Department])
     yield held, build
     held.disconnect()
 
 
-def test_it_is_built_once_while_nothing_changes(departments) -> None:
+def test_it_is_built_once_while_nothing_changes(departments: Any) -> None:
     held, build = departments
     Department.objects.create(code="water", name_zh="水务局", name_en="Water")
 
@@ -38,7 +41,7 @@ def test_it_is_built_once_while_nothing_changes(departments) -> None:
     assert build.builds == 1
 
 
-def test_a_saved_or_deleted_row_is_seen_at_the_next_use(departments) -> None:
+def test_a_saved_or_deleted_row_is_seen_at_the_next_use(departments: Any) -> None:
     held, build = departments
     assert held.get() == set()
 
@@ -49,7 +52,7 @@ def test_a_saved_or_deleted_row_is_seen_at_the_next_use(departments) -> None:
     assert build.builds == 3
 
 
-def test_a_change_made_by_another_process_is_seen(departments) -> None:
+def test_a_change_made_by_another_process_is_seen(departments: Any) -> None:
     held, _ = departments
     held.get()
     # Another process's save writes a new token; this process's copy knows nothing of it.
@@ -62,7 +65,7 @@ def test_a_change_made_by_another_process_is_seen(departments) -> None:
     assert held.get() == {"water"}
 
 
-def test_a_rolled_back_change_leaves_no_stale_copy(departments) -> None:
+def test_a_rolled_back_change_leaves_no_stale_copy(departments: Any) -> None:
     held, _ = departments
     held.get()
 
@@ -82,7 +85,7 @@ def test_a_rolled_back_change_leaves_no_stale_copy(departments) -> None:
 
 
 def test_writes_that_send_no_signal_are_caught_up_after_max_age(
-    departments, monkeypatch: pytest.MonkeyPatch
+    departments: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     held, _ = departments
     held.get()
