@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from complaints.models import Complaint
@@ -70,20 +69,30 @@ def find(complaint: Complaint) -> list[Match]:
 
 
 def record(complaint: Complaint) -> list[DuplicateCandidate]:
-    """Find and store probable duplicates (once per pair) for the dispatcher."""
-    stored = []
-    for match in find(complaint):
-        try:
-            with transaction.atomic():
-                candidate, _ = DuplicateCandidate.objects.get_or_create(
-                    complaint=complaint,
-                    original=match.original,
-                    defaults={
-                        "similarity": round(match.similarity, 4),
-                        "reasons": list(match.reasons),
-                    },
-                )
-        except IntegrityError:  # found by a concurrent run
-            candidate = DuplicateCandidate.objects.get(complaint=complaint, original=match.original)
-        stored.append(candidate)
-    return stored
+    """Find and store probable duplicates (once per pair) for the dispatcher.
+
+    One insert for all of them; a pair stored before (by an earlier or a concurrent run)
+    keeps its row.
+    """
+    matches = find(complaint)
+    if not matches:
+        return []
+    DuplicateCandidate.objects.bulk_create(
+        [
+            DuplicateCandidate(
+                complaint=complaint,
+                original=match.original,
+                similarity=round(match.similarity, 4),
+                reasons=list(match.reasons),
+            )
+            for match in matches
+        ],
+        ignore_conflicts=True,
+    )
+    stored = {
+        candidate.original_id: candidate
+        for candidate in DuplicateCandidate.objects.filter(
+            complaint=complaint, original__in=[match.original for match in matches]
+        )
+    }
+    return [stored[match.original.pk] for match in matches if match.original.pk in stored]
