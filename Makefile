@@ -34,7 +34,7 @@ test: install ## Lint, check migrations and types, run the whole test suite
 	$(BIN)/mypy .
 	$(BIN)/pytest
 
-bench: install ## Benchmarks: classifier speed; SLA sweep and report rollups over 1,000,000 complaints (PostgreSQL)
+bench: install ## Benchmarks at scale (PostgreSQL, Redis, wrk; ~40 min): intake under load beside django-helpdesk, 1M-complaint reads, SLA sweep, reports, classifier
 	$(BIN)/python -m bench
 
 lint: install ## ruff lint and format check

@@ -13,6 +13,8 @@ import json
 import os
 from typing import Any
 
+from bench.table import Row, publish
+
 
 def main() -> dict[str, Any]:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -38,6 +40,19 @@ def main() -> dict[str, Any]:
         },
     }
     print(json.dumps(result, indent=2))
+    section = "classification (one core)"
+    speed = report["speed"]
+    publish(
+        [
+            Row(section, "one complaint, p95", speed["single_ms_p95"], "ms", target="< 5 ms",
+                met=speed["single_ms_p95"] < 5.0),
+            Row(section, "batch throughput", speed["batch_per_second"], "/s", target="≥ 1,000/s",
+                met=speed["batch_per_second"] >= 1000, higher_is_better=True),
+            Row(section, "category accuracy, held out", 100 * report["category"]["accuracy"],
+                "%", target="≥ 90 %", met=report["category"]["accuracy"] >= 0.9,
+                higher_is_better=True),
+        ]
+    )  # fmt: skip
     return result
 
 
