@@ -205,16 +205,25 @@ def hammer(
 
 def at_rate(
     target: Target, *, rate: float, seconds: float, connections: int, latency_ms: float
-) -> LoadResult:
+) -> tuple[LoadResult, LoadResult]:
     """Offer about ``rate`` requests per second: each connection sends, waits for its
-    answer, then pauses so that answer plus pause take ``connections / rate`` seconds on
-    average (``latency_ms`` is the expected answer time, from an unhurried run)."""
+    answer, then pauses, so that answer plus pause take ``connections / rate`` seconds on
+    average. ``latency_ms`` (from an unhurried run) gives the first pause; a short run then
+    measures the answer time at this rate and corrects the pause once. Returns the short
+    run and the measured one."""
     period_ms = connections / rate * 1000.0
+
+    def paced(pause_ms: float, run_seconds: float) -> LoadResult:
+        # hammer() turns a rate into a mean pause of connections / rate.
+        asked = connections / (pause_ms / 1000.0) if pause_ms > 0 else 0.0
+        return hammer(target, seconds=run_seconds, connections=connections, rate=asked or None)
+
     pause_ms = max(0.0, period_ms - latency_ms)
-    # hammer() turns a rate into a mean pause of connections / rate; ask for the rate that
-    # gives the pause we want.
-    asked = connections / (pause_ms / 1000.0) if pause_ms > 0 else rate
-    return hammer(target, seconds=seconds, connections=connections, rate=asked)
+    trial = paced(pause_ms, min(5.0, seconds))
+    if trial.rate > 0:
+        answer_ms = connections / trial.rate * 1000.0 - pause_ms
+        pause_ms = max(0.0, period_ms - answer_ms)
+    return trial, paced(pause_ms, seconds)
 
 
 def wait_until_up(
