@@ -50,6 +50,13 @@ class Petitioner(models.Model):
     class Meta:
         verbose_name = _("petitioner")
         verbose_name_plural = _("petitioners")
+        indexes = [
+            # The same person by ID number (complaints.selectors.same_petitioner); most
+            # petitioners give none.
+            models.Index(
+                fields=["id_number"], condition=~models.Q(id_number=""), name="petitioner_id_number"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name or self.organisation or str(_("Anonymous"))
@@ -244,6 +251,19 @@ class Complaint(FSMModelMixin, models.Model):
         indexes = [
             models.Index(fields=["status", "department"], name="complaint_status_dept"),
             models.Index(fields=["assignee", "status"], name="complaint_assignee_status"),
+            # The queues work on open complaints, a few percent of the table: a department's
+            # (with the ids, so that the queue's order is read from the index alone), and
+            # the newest first.
+            models.Index(
+                fields=["department", "id"],
+                condition=models.Q(status__in=OPEN_STATES),
+                name="complaint_open_department",
+            ),
+            models.Index(
+                fields=["-received_at", "-id"],
+                condition=models.Q(status__in=OPEN_STATES),
+                name="complaint_open_newest",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -785,7 +805,14 @@ class Survey(models.Model):
                 fields=["closes_at"],
                 condition=models.Q(outcome=""),
                 name="survey_waiting",
-            )
+            ),
+            # The newest well-rated replies, offered to a handler drafting one
+            # (complaints.selectors.well_rated_replies).
+            models.Index(
+                fields=["-answered_at"],
+                condition=models.Q(rating__gte=4, resolved=True),
+                name="survey_well_rated",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -4,14 +4,26 @@ Reads only. Every queue starts from ``permissions.visible_to``: a queue narrows 
 user may see, it never widens it.
 
 Search (``?text=``). Chinese runs words together, so a word index does not find 路灯 in
-“小区门口的路灯坏了”: substring matching (``icontains``) is the baseline on every database,
-each space-separated term on its own (all must match, in any order). On PostgreSQL a
-full-text match over title and content (``SearchVector``, config ``simple``: no stemming,
-right for mixed Chinese and English) is added as an alternative, which brings web-search
-syntax for Latin words — ``"a phrase"``, ``lamp or bench``. Trigram search would need the
-``pg_trgm`` extension and ``django.contrib.postgres`` installed; substring matching covers
-what it would add for Chinese. Neither is indexed: queues are scoped to what one person
-may see, and a GIN index can come when the numbers ask for it.
+“小区门口的路灯坏了”: substring matching (``icontains``) is the rule, each space-separated
+term on its own (all must match, in any order) — on PostgreSQL, a term of Latin letters
+only matches the start of a word instead (``light`` finds "lights", not "streetlight"),
+which its full-text index answers at once. On PostgreSQL a full-text
+match over title and content (``SearchVector``, config ``simple``: no stemming, right for
+mixed Chinese and English) is added as an alternative, which brings web-search syntax for
+Latin words — ``"a phrase"``, ``lamp or bench``.
+
+On PostgreSQL every way of matching is indexed (migration 0015), so a search over a
+million complaints reads the rows that match, not the whole scope: English words through
+the full-text index, other terms (Chinese, numbers) through a GIN index of the text's
+character pairs (``sutong_bigrams``; pg_trgm does not serve the usual two-character
+Chinese word, see the migration), tracking codes through the code's own index, and
+petitioners' names, e-mails and phone tails through indexes on the petitioner. Each way
+is one indexed query; their ids are united (``UNION``) and the queue keeps those within
+its scope. SQLite reads them all: fine for the embedded default's size.
+
+The order by time limit (``next_due``, the earliest running limit) is one index look-up
+per complaint of the queue (sla's ``deadline_open_by_complaint``), and a page is read in
+two steps: its 51 ids from the narrow columns the order needs, then those rows in full.
 
 Paging is by keyset, never OFFSET: the cursor carries the last row's sort value and id,
 signed so that nobody can hand-craft one.
@@ -19,16 +31,21 @@ signed so that nobody can hand-craft one.
 
 from __future__ import annotations
 
+import operator
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import reduce
 from typing import Any
 
 from django import forms
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core import signing
 from django.db import connection
-from django.db.models import F, Min, Q, QuerySet
+from django.db.models import F, Func, OuterRef, Q, QuerySet, Subquery, TextField, Value
+from django.db.models.functions import Reverse
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -37,7 +54,14 @@ from accounts.models import User
 from accounts.roles import Role
 from complaints import permissions, tracking
 from complaints.contacts import normalize_phone
-from complaints.models import OPEN_STATES, CoHandlingTask, Complaint, Reply, Supervision
+from complaints.models import (
+    OPEN_STATES,
+    CoHandlingTask,
+    Complaint,
+    Petitioner,
+    Reply,
+    Supervision,
+)
 from routing.models import Category, Department
 
 PAGE_SIZE = 50
@@ -46,6 +70,9 @@ DEFAULT_SORT = "due"
 _CURSOR_SALT = "complaints.queues.cursor"
 # A search is a few words, not an essay: more terms only make the query slower.
 _MAX_TERMS = 6
+# Letters only, three or more: matched as the start of a word on PostgreSQL (safe to hand
+# to to_tsquery as it is).
+_LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
 
 
 # --- The queues -------------------------------------------------------------------------
@@ -295,44 +322,86 @@ def search(queryset: QuerySet[Complaint], text: str, user: User) -> QuerySet[Com
         return queryset
     terms = [t.strip("\"'") for t in text.split()[:_MAX_TERMS]]
     terms = [t for t in terms if t] or [text]
-    matches = _code_matches(text)
+    on_postgres = connection.vendor == "postgresql"
     words = Q()
     for term in terms:
+        if on_postgres and _LATIN_WORD.fullmatch(term):
+            # An English word: the words beginning with it, from the full-text index. Its
+            # letter pairs (th, er, at…) are in most English texts: the pair index would
+            # hand over half the table to check.
+            words &= Q(document=SearchQuery(f"{term}:*", config="simple", search_type="raw"))
+            continue
         words &= Q(title__icontains=term) | Q(content__icontains=term)
-    matches |= words
-    if connection.vendor == "postgresql":
-        queryset = queryset.alias(
+        if on_postgres and len(term) > 1:
+            # The index finds the rows holding every pair of the term's characters; the
+            # substring match above then checks that they come in the term's order.
+            words &= Q(text_bigrams__contains=_Bigrams(Value(term)))
+    ways = [_code_matches(text), words]
+    if user.has_perm(permissions.perm("view_personal_data")):
+        ways.append(_petitioner_matches(text, user))
+    if not on_postgres:
+        return queryset.filter(reduce(operator.or_, ways))
+    ways.append(Q(document=SearchQuery(text, config="simple", search_type="websearch")))
+    # One indexed look-up per way, their ids united: an OR across the complaint's columns
+    # and the petitioner's would make PostgreSQL read every complaint in scope.
+    found = [
+        Complaint.objects.alias(
+            text_bigrams=_Bigrams(F("title"), F("content")),
             document=SearchVector("title", "content", config="simple"),
         )
-        matches |= Q(document=SearchQuery(text, config="simple", search_type="websearch"))
-    if user.has_perm(permissions.perm("view_personal_data")):
-        matches |= _petitioner_matches(text, user)
-    return queryset.filter(matches)
+        .filter(way)
+        .order_by()
+        .values("pk")
+        for way in ways
+    ]
+    return queryset.filter(pk__in=found[0].union(*found[1:]))
+
+
+class _Bigrams(Func):
+    """``sutong_bigrams(a || ' ' || b …)``: the pairs of adjacent characters of the text,
+    lower-cased, as the GIN indexes of migration 0015 store them (PostgreSQL only)."""
+
+    function = "sutong_bigrams"
+    template = "%(function)s(%(expressions)s)"
+    arg_joiner = " || ' ' || "
+    output_field = ArrayField(TextField())
 
 
 def _code_matches(text: str) -> Q:
-    compact = text.replace(" ", "")
-    found = Q(tracking_code__istartswith=compact)
+    # Codes are stored in capitals: a plain prefix match uses the column's pattern index.
+    compact = text.replace(" ", "").upper()
+    found = Q(tracking_code__startswith=compact)
     if code := tracking.normalize_tracking_code(text):
         found |= Q(tracking_code=code)
     return found
 
 
 def _petitioner_matches(text: str, user: User) -> Q:
-    person = Q(petitioner__name__icontains=text) | Q(petitioner__email__icontains=text)
+    people = Q(name__icontains=text) | Q(email__icontains=text)
+    if connection.vendor == "postgresql" and len(text) > 1:
+        people &= Q(person_bigrams__contains=_Bigrams(Value(text)))
     try:
         phone = normalize_phone(text)
     except ValueError:
         phone = ""
     if phone:
         # Phones are stored normalised; a tail of five or more digits finds them too, as
-        # when someone reads out only the end of a number.
-        person |= Q(petitioner__phone__endswith=phone.lstrip("+"))
+        # when someone reads out only the end of a number. Matched reversed, as a prefix:
+        # an index on the reversed number finds it (migration 0015).
+        people |= Q(enohp__startswith=phone.lstrip("+")[::-1])
+    found = Q(
+        petitioner__in=Petitioner.objects.alias(
+            person_bigrams=_Bigrams(F("name"), F("email")), enohp=Reverse("phone")
+        )
+        .filter(people)
+        .order_by()
+        .values("pk")
+    )
     if not permissions.has_wide_scope(user):
         # The identity of an anonymous petitioner is hidden from the departments:
         # finding their complaint by name or number would reveal it.
-        person &= Q(is_anonymous=False)
-    return person
+        found &= Q(is_anonymous=False)
+    return found
 
 
 # --- Order and pages --------------------------------------------------------------------
@@ -346,8 +415,15 @@ class Page:
 
 def ordered(queryset: QuerySet[Complaint], sort: str) -> QuerySet[Complaint]:
     """With ``next_due`` (the earliest running limit), in ``sort`` order, ties by id."""
+    # A subquery per row, not a join and GROUP BY: each is one look-up in the index of
+    # running limits (sla's deadline_open_by_complaint), and the rows stay narrow.
+    deadlines = Complaint._meta.get_field("deadlines").related_model._default_manager
     queryset = queryset.annotate(
-        next_due=Min("deadlines__due_at", filter=Q(deadlines__state="open"))
+        next_due=Subquery(
+            deadlines.filter(complaint=OuterRef("pk"), state="open")
+            .order_by("due_at")
+            .values("due_at")[:1]
+        )
     )
     if sort == "newest":
         return queryset.order_by("-received_at", "-id")
@@ -359,15 +435,55 @@ def page_after(
 ) -> Page:
     """The page after ``cursor`` (the first page without one, or with a bad one)."""
     sort = sort if sort in SORTS else DEFAULT_SORT
-    found = ordered(queryset, sort)
     position = _read_cursor(cursor, sort) if cursor else None
-    if position is not None:
-        found = found.filter(_after(sort, *position))
-    rows = list(found[: size + 1])
+    # Two steps: the page's ids in order, from the narrow columns the order needs (an
+    # index-only read of the queue's open complaints), then those rows in full. One step
+    # would sort every complaint of the queue with all its columns to keep 51.
+    if sort == "due":
+        keys = _due_keys(queryset, position, size + 1)
+    else:
+        found = ordered(queryset, sort)
+        if position is not None:
+            found = found.filter(_after(sort, *position))
+        keys = list(found.values_list("pk", flat=True)[: size + 1])
+    # The ids are the queue's, filtered and searched already: read them by id alone.
+    shown = Complaint.objects.filter(pk__in=keys).select_related(
+        "category", "department", "assignee"
+    )
+    by_key = {row.pk: row for row in ordered(shown, sort)}
+    rows = [by_key[key] for key in keys if key in by_key]
     if len(rows) <= size:
         return Page(rows=rows, next_cursor=None)
     rows = rows[:size]
     return Page(rows=rows, next_cursor=_make_cursor(sort, rows[-1]))
+
+
+def _due_keys(
+    queryset: QuerySet[Complaint], position: tuple[datetime | None, int] | None, count: int
+) -> list[int]:
+    """The ids of the next ``count`` complaints in time-limit order after ``position``.
+
+    Those with a running limit come first, by limit; then those without, by id. Read in
+    that order, so that a wide list (every complaint, or a search over a year) looks up
+    the limit of the few complaints that have one, not of every complaint it holds.
+    """
+    deadlines = Complaint._meta.get_field("deadlines").related_model._default_manager
+    running = deadlines.filter(state="open").values("complaint_id")
+    keys: list[int] = []
+    if position is None or position[0] is not None:
+        found = ordered(queryset.filter(pk__in=running), "due")
+        if position is not None:
+            found = found.filter(_after("due", *position))
+        keys = list(found.values_list("pk", flat=True)[:count])
+        position = None
+    if len(keys) < count:
+        # By id as a value, not along the primary key's index: for a search that found a
+        # few complaints among a million, PostgreSQL would walk the whole index to them.
+        rest = queryset.exclude(pk__in=running).order_by(F("pk") + 0)
+        if position is not None:
+            rest = rest.filter(pk__gt=position[1])
+        keys += rest.values_list("pk", flat=True)[: count - len(keys)]
+    return keys
 
 
 def _after(sort: str, value: datetime | None, pk: int) -> Q:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.cache import cache
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
@@ -82,11 +84,13 @@ def same_petitioner(complaint: Complaint) -> Q:
     petitioner = complaint.petitioner
     if petitioner is None:
         return Q(pk__in=[])
-    same = Q(petitioner_id=petitioner.pk)
+    same = Q(pk=petitioner.pk)
     for field in _IDENTIFYING:
         if value := getattr(petitioner, field):
-            same |= Q(**{f"petitioner__{field}": value})
-    return same
+            same |= Q(**{field: value})
+    # The people first, each identifying value by its index, then their complaints: an OR
+    # across the join would read every complaint (a second at a million).
+    return Q(petitioner__in=Petitioner.objects.filter(same).values("pk"))
 
 
 def same_person(one: Petitioner | None, two: Petitioner | None) -> bool:
@@ -118,6 +122,12 @@ class GoodReply:
     similarity: float
 
 
+# Candidates change slowly (a few new good ratings an hour): read once per category for
+# a few minutes, not on every page view of every handler.
+_CANDIDATES_FOR = 600  # seconds
+_CANDIDATES = 300
+
+
 def well_rated_replies(complaint: Complaint, *, limit: int = 3) -> list[GoodReply]:
     """Replies to similar past complaints that their petitioners rated well (4–5, resolved).
 
@@ -126,24 +136,59 @@ def well_rated_replies(complaint: Complaint, *, limit: int = 3) -> list[GoodRepl
     similar are offered to the handler as a starting point.
     """
     from complaints.models import Survey
-    from complaints.text import similarity
+    from complaints.text import bigrams
 
-    surveys = (
-        Survey.objects.filter(rating__gte=4, resolved=True, complaint__anonymised_at__isnull=True)
-        .exclude(complaint=complaint)
-        .select_related("complaint", "reply")
-        .order_by("-answered_at")
-    )
-    if complaint.category_id is not None:
-        surveys = surveys.filter(complaint__category_id=complaint.category_id)
-    else:
-        surveys = surveys.filter(complaint__kind=complaint.kind)
-    text = f"{complaint.title}\n{complaint.content}"
+    mine = bigrams(f"{complaint.title}\n{complaint.content}")
+    mine_norm = math.sqrt(sum(c * c for c in mine.values()))
+    if not mine_norm:
+        return []
     scored = []
-    for survey in surveys[:300]:
-        other = survey.complaint
-        score = similarity(text, f"{other.title}\n{other.content}")
+    for survey_id, complaint_id, rating, text in _well_rated_candidates(complaint):
+        if complaint_id == complaint.pk:
+            continue
+        theirs = bigrams(text)
+        norm = mine_norm * math.sqrt(sum(c * c for c in theirs.values()))
+        score = sum(count * theirs[gram] for gram, count in mine.items()) / norm if norm else 0
         if score >= 0.2:
-            scored.append(GoodReply(other, survey.reply, survey.rating or 0, score))
-    scored.sort(key=lambda good: (good.similarity, good.rating), reverse=True)
-    return scored[:limit]
+            scored.append((score, rating, survey_id))
+    scored.sort(reverse=True)
+    best = scored[:limit]
+    # The few chosen, read in full now: one anonymised meanwhile is left out.
+    found = Survey.objects.filter(
+        pk__in=[survey_id for _s, _r, survey_id in best], complaint__anonymised_at__isnull=True
+    ).select_related("complaint", "reply")
+    surveys = {survey.pk: survey for survey in found}
+    return [
+        GoodReply(surveys[pk].complaint, surveys[pk].reply, rating, score)
+        for score, rating, pk in best
+        if pk in surveys
+    ]
+
+
+def _well_rated_candidates(complaint: Complaint) -> list[tuple[int, int, int, str]]:
+    """(survey, complaint, rating, text) of the newest well-rated replies of its kind."""
+    from complaints.models import Survey
+
+    if complaint.category_id is not None:
+        key, same = (
+            f"category:{complaint.category_id}",
+            Q(complaint__category_id=complaint.category_id),
+        )
+    else:
+        key, same = f"kind:{complaint.kind}", Q(complaint__kind=complaint.kind)
+    key = f"complaints:well-rated:{key}"
+    found = cache.get(key)
+    if found is None:
+        rows = (
+            Survey.objects.filter(
+                same, rating__gte=4, resolved=True, complaint__anonymised_at__isnull=True
+            )
+            .order_by("-answered_at")
+            .values_list("pk", "complaint_id", "rating", "complaint__title", "complaint__content")
+        )
+        found = [
+            (pk, cid, rating or 0, f"{title}\n{body}")
+            for pk, cid, rating, title, body in rows[:_CANDIDATES]
+        ]
+        cache.set(key, found, _CANDIDATES_FOR)
+    return list(found)

@@ -458,6 +458,13 @@ class Deadline(models.Model):
             ),
             models.Index(fields=["complaint", "stage"], name="deadline_complaint_stage"),
             models.Index(fields=["due_at"], condition=Q(state="open"), name="deadline_open_due"),
+            # A complaint's earliest running limit, which orders the console's queues:
+            # one short index-only look-up per complaint.
+            models.Index(
+                fields=["complaint", "due_at"],
+                condition=Q(state="open"),
+                name="deadline_open_by_complaint",
+            ),
             models.Index(
                 fields=["state"], condition=Q(provisional=True), name="deadline_provisional"
             ),

@@ -36,6 +36,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import User
 from complaints import approvals, outreach, permissions, selectors, services, surveys
 from complaints.console.htmx import is_htmx, redirect_page
+from complaints.console.widgets import quicken
 from complaints.errors import DomainError
 from complaints.forms import DeliveryForm, MultipleFileField, SurveyForm
 from complaints.models import (
@@ -353,6 +354,8 @@ def _transition_forms(
         form = bound.get(name) or (import_string(path)(prefix=name) if path else None)
         if name == "reply" and form is not None:
             _offer_deliveries(form, complaint)
+        if form is not None and "assignee" in form.fields:
+            quicken(form.fields["assignee"])  # every member of staff: drawn directly
         result.append((name, str(transition.custom.get("label", name)), form))
     return result
 
@@ -439,7 +442,9 @@ def _sent_replies(complaint: Complaint) -> list[SentReply]:
         )
     }
     result = []
-    for reply in complaint.replies.filter(sent_at__isnull=False).order_by("sent_at"):
+    sent = complaint.replies.filter(sent_at__isnull=False).order_by("sent_at")
+    # Each reply lists its files: one query for all of them, not one per reply.
+    for reply in sent.prefetch_related("attachments"):
         if reply.delivered_at is not None:
             result.append(SentReply(reply, "delivered"))
         elif reply.pk in failed:

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import User
 from complaints import permissions, queues, services
 from complaints.console.htmx import render_page
+from complaints.console.widgets import QuickSelect
 from complaints.errors import DomainError
 from complaints.forms import StaffChoiceField
 from complaints.models import Complaint, SavedFilter
@@ -48,6 +49,7 @@ class BulkForm(forms.Form):
         .order_by("department__code", "last_name", "first_name"),
         required=False,
         help_text=gettext_lazy("Empty: the department picks the handler."),
+        widget=QuickSelect,
     )
     reason = forms.CharField(
         label=gettext_lazy("Reason for the transfer"),
