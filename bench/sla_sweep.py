@@ -139,6 +139,8 @@ def _load(count: int, department_id: int) -> None:
         "updated_at",
         "version",
         "supervision",
+        "close_reason",
+        "reopen_count",
     ]
     deadline_columns = [
         "complaint_id",
@@ -188,6 +190,8 @@ def _load(count: int, department_id: int) -> None:
                         stamp,
                         "1",
                         "",
+                        "",
+                        "0",
                     ]
                     for n in range(first, last)
                 ),

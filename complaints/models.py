@@ -264,6 +264,12 @@ class Complaint(FSMModelMixin, models.Model):
                 condition=models.Q(status__in=OPEN_STATES),
                 name="complaint_open_newest",
             ),
+            # Repeated petitions about one place (routing.duplicates), the newest first.
+            models.Index(
+                fields=["location", "-received_at"],
+                condition=~models.Q(location=""),
+                name="complaint_location_newest",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
 
 from complaints.models import Complaint
 from complaints.selectors import same_person, same_petitioner
@@ -35,18 +34,21 @@ def find(complaint: Complaint) -> list[Match]:
     """Probable duplicates of ``complaint`` among earlier complaints, most similar first."""
     window = timedelta(days=getattr(settings, "DUPLICATE_WINDOW_DAYS", 30))
     threshold: float = getattr(settings, "DUPLICATE_SIMILARITY", 0.4)
-    by_person = same_petitioner(complaint)
-    by_place = Q(location=complaint.location) if complaint.location.strip() else Q(pk__in=[])
-    earlier = (
-        Complaint.objects.filter(by_person | by_place)
-        .filter(
+    recent = (
+        Complaint.objects.filter(
             received_at__gte=complaint.received_at - window, received_at__lte=complaint.received_at
         )
         .exclude(pk=complaint.pk)
         .exclude(status__in=[Complaint.Status.MERGED, Complaint.Status.REJECTED])
         .select_related("petitioner")
-        .order_by("-received_at")[:50]
+        .order_by("-received_at")
     )
+    # Two indexed look-ups (the person's complaints, the place's), not one OR over both:
+    # that reads every complaint of the window in time order.
+    found = {c.pk: c for c in recent.filter(same_petitioner(complaint))[:50]}
+    if complaint.location.strip():
+        found.update((c.pk, c) for c in recent.filter(location=complaint.location)[:50])
+    earlier = sorted(found.values(), key=lambda c: (c.received_at, c.pk), reverse=True)[:50]
     text = _text(complaint)
     matches = []
     for other in earlier:
