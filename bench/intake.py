@@ -115,14 +115,14 @@ def prepare(database_url: str) -> str:
 TITLE = "路灯不亮 "
 
 
-def _one(database_url: str, sql: str) -> int:
+def _one(database_url: str, sql: str, params: tuple[str, ...] = (TITLE + "%",)) -> int:
     import psycopg2
 
     with (
         contextlib.closing(psycopg2.connect(database_url)) as connection,
         connection.cursor() as cursor,
     ):
-        cursor.execute(sql, [TITLE + "%"])
+        cursor.execute(sql, params)
         return int(cursor.fetchone()[0])
 
 
@@ -136,6 +136,10 @@ def complaint_count(database_url: str) -> int:
             return now
         last = now
         time.sleep(0.5)
+
+
+def routed(database_url: str) -> int:
+    return _one(database_url, "SELECT count(*) FROM routing_suggestion", ())
 
 
 def stored_twice(database_url: str) -> int:
@@ -326,7 +330,7 @@ def celery_worker(database_url: str, *, seconds: float = 60) -> tuple[float, flo
     """Start one Celery worker process (the production default per container) on what the
     load queued — routing each complaint (classification, urgency, duplicates, department),
     outbox notifications — for ``seconds``; return its resident size (MiB), the tasks it
-    did per second, and how many were waiting. The rest are discarded."""
+    routed per second, and how many tasks were waiting. The rest are discarded."""
     import redis
 
     broker = redis.Redis.from_url(REDIS_URL)
@@ -354,9 +358,11 @@ def celery_worker(database_url: str, *, seconds: float = 60) -> tuple[float, flo
         time.sleep(10)  # start-up: imports, the classifier model
         if process.poll() is not None:
             raise RuntimeError("the Celery worker exited")
-        first = int(broker.llen("celery"))
+        # Complaints routed: each gets one routing suggestion. (The queue's length says
+        # less: routing a complaint queues its notifications.)
+        first = routed(database_url)
         time.sleep(seconds)
-        done = first - int(broker.llen("celery"))
+        done = routed(database_url) - first
         return load.rss_mb(process.pid), done / seconds, waiting
     finally:
         process.terminate()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -136,19 +135,16 @@ def well_rated_replies(complaint: Complaint, *, limit: int = 3) -> list[GoodRepl
     similar are offered to the handler as a starting point.
     """
     from complaints.models import Survey
-    from complaints.text import bigrams
+    from complaints.text import bigrams, cosine
 
     mine = bigrams(f"{complaint.title}\n{complaint.content}")
-    mine_norm = math.sqrt(sum(c * c for c in mine.values()))
-    if not mine_norm:
+    if not mine:
         return []
     scored = []
     for survey_id, complaint_id, rating, text in _well_rated_candidates(complaint):
         if complaint_id == complaint.pk:
             continue
-        theirs = bigrams(text)
-        norm = mine_norm * math.sqrt(sum(c * c for c in theirs.values()))
-        score = sum(count * theirs[gram] for gram, count in mine.items()) / norm if norm else 0
+        score = cosine(mine, bigrams(text))
         if score >= 0.2:
             scored.append((score, rating, survey_id))
     scored.sort(reverse=True)

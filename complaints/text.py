@@ -22,7 +22,12 @@ def bigrams(text: str) -> Counter[str]:
 
 def similarity(a: str, b: str) -> float:
     """Cosine similarity of character bigram counts, 0..1."""
-    left, right = bigrams(a), bigrams(b)
+    return cosine(bigrams(a), bigrams(b))
+
+
+def cosine(left: Counter[str], right: Counter[str]) -> float:
+    """Cosine similarity of two bigram counts (``bigrams``), 0..1: compare one text with
+    many by computing its counts once."""
     if not left or not right:
         return 0.0
     dot = sum(count * right[gram] for gram, count in left.items())

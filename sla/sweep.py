@@ -28,7 +28,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from complaints.models import CoHandlingTask, Complaint, Event, Supervision
@@ -309,11 +309,12 @@ def _event(step: _Step, now: datetime) -> Event:
 
 
 def _mark_complaints(steps: list[_Step], breached: list[int], now: datetime) -> None:
-    """Overdue since the first limit passed; supervised yellow, then red from level 2."""
-    if breached:
-        Complaint.objects.filter(pk__in=set(breached), overdue_since__isnull=True).update(
-            overdue_since=now
-        )
+    """Overdue since the first limit passed; supervised yellow, then red from level 2.
+
+    One UPDATE for both: each updated complaint row is written anew with every index entry
+    it has (the search indexes recompute its text's), so a row is written once, not twice.
+    """
+    late = set(breached)
     escalated: dict[int, int] = {}
     for s in steps:
         if s.level:
@@ -322,14 +323,22 @@ def _mark_complaints(steps: list[_Step], breached: list[int], now: datetime) -> 
             )
     red = {pk for pk, level in escalated.items() if level >= 2}
     yellow = set(escalated) - red
-    if red:
-        Complaint.objects.filter(pk__in=red).exclude(supervision=Supervision.RED).update(
-            supervision=Supervision.RED
+    becomes_late = Q(pk__in=late, overdue_since__isnull=True)
+    becomes_red = Q(pk__in=red) & ~Q(supervision=Supervision.RED)
+    becomes_yellow = Q(pk__in=yellow, supervision=Supervision.NONE)
+    changes: dict[str, Any] = {}
+    if late:
+        changes["overdue_since"] = Case(
+            When(becomes_late, then=Value(now)), default=F("overdue_since")
         )
-    if yellow:
-        Complaint.objects.filter(pk__in=yellow, supervision=Supervision.NONE).update(
-            supervision=Supervision.YELLOW
+    if red or yellow:
+        changes["supervision"] = Case(
+            When(becomes_red, then=Value(Supervision.RED)),
+            When(becomes_yellow, then=Value(Supervision.YELLOW)),
+            default=F("supervision"),
         )
+    if changes:
+        Complaint.objects.filter(becomes_late | becomes_red | becomes_yellow).update(**changes)
 
 
 def _notice(step: _Step, complaint: Complaint) -> Notice:
