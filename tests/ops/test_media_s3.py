@@ -29,6 +29,7 @@ from reporting import exports
 from reporting.models import ExportJob
 from routing.models import Department
 from tests.factories import complaint_in
+from tests.intake.test_portal import FORM  # the portal form a citizen fills in
 from tests.processes import clean_environment
 from tests.test_settings import read_settings, run
 
@@ -36,15 +37,6 @@ pytestmark = pytest.mark.django_db
 BUCKET = "sutong-media-test"
 KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing-secret"}
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
-PORTAL_FORM = {
-    "kind": "complaint",
-    "petitioner_type": "individual",
-    "name": "张伟",
-    "phone": "13812345678",
-    "title": "路灯坏了",
-    "content": "幸福路88号门口的路灯坏了两周。",
-    "privacy_consent": "on",
-}
 PUBLIC_GRANTEES = {
     "http://acs.amazonaws.com/groups/global/AllUsers",
     "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
@@ -141,7 +133,7 @@ def test_the_default_is_the_local_disk(tmp_path: Path) -> None:
 def test_a_portal_attachment_is_stored_in_the_bucket_and_downloaded_through_the_checks(
     bucket: Any, supervisor: User, market_handler: User
 ) -> None:
-    response = Client().post("/submit/", {**PORTAL_FORM, "attachments": [_upload("现场.png", PNG)]})
+    response = Client().post("/submit/", {**FORM, "attachments": [_upload("现场.png", PNG)]})
     assert response.status_code == 302
 
     attachment = Attachment.objects.get()
