@@ -104,6 +104,13 @@ def _install_beat_schedule(sender: Celery, **kwargs: object) -> None:
         # Early warning: each spike is told once a day, so a missed run only waits.
         "options": {"expires": float(settings.HOTSPOT_CHECK_INTERVAL)},
     }
+    if settings.CLAMAV_SOCKET:
+        schedule["scan-pending-attachments"] = {
+            "task": "complaints.tasks.scan_pending",
+            "schedule": float(settings.CLAMAV_SWEEP_INTERVAL),
+            # Files a clamd outage or a lost task left pending; a missed run only waits.
+            "options": {"expires": float(settings.CLAMAV_SWEEP_INTERVAL)},
+        }
     if settings.INTAKE_IMAP_HOST:
         schedule["poll-mailbox"] = {
             "task": "intake.tasks.poll_mailbox",

@@ -21,4 +21,8 @@ graceful_timeout = 20
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 20000))
 max_requests_jitter = max_requests // 10
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+# Paths carry secrets (the private tracking link /track/<code>/<secret>/, survey links) and
+# query strings may carry a token or an e-mail address: this logger masks each value of the
+# access-log format (and the error log) as Django's logs are masked (ops.logfilter).
+logger_class = "ops.logfilter.GunicornLogger"
 control_socket_disable = True

@@ -110,8 +110,17 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise (static files keep their own headers), before the rest, so they see
+    # every other response header: a CSP with a per-request nonce (ops.csp), and
+    # "Cache-Control: private, no-store" on every page that sets no caching of its own
+    # (ops.caching) — pages show personal data.
+    "ops.csp.ContentSecurityPolicyMiddleware",
+    "ops.caching.PrivateByDefaultMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Oversized bodies refused by their Content-Length, answered in the visitor's language,
+    # before CSRF's check (or anything else) reads the body.
+    "config.limits.RequestSizeLimit",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -139,6 +148,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "notifications.context.unread",
+                # {{ csp_nonce }}, for the rare inline script or style (ops.csp).
+                "ops.csp.nonce",
             ],
         },
     },
@@ -179,12 +190,22 @@ DATABASE_ROUTERS = ["reporting.replica.ReportsRouter"]
 REDIS_URL = env("REDIS_URL")
 CACHES: dict[str, dict[str, Any]] = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A Redis that is down or unreachable must cost a request seconds, not the
+            # operating system's minutes-long TCP timeout: the rate limits fail open
+            # (intake.ratelimit) and intake goes on without the cache.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
         if REDIS_URL
         # Shared by every process of the embedded default (web, worker, beat).
         else {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(VAR_DIR / "cache"),
+            # Rate-limit counters live here too: the default cap (300) would evict them
+            # under a guessing run, resetting the count.
+            "OPTIONS": {"MAX_ENTRIES": 20000},
         }
     )
 }
@@ -257,6 +278,11 @@ INTAKE_IMAP_FOLDER = env("INTAKE_IMAP_FOLDER", "INBOX")
 INTAKE_IMAP_SECURITY = env("INTAKE_IMAP_SECURITY", "ssl")  # ssl | starttls | none
 INTAKE_IMAP_PROCESSED_FOLDER = env("INTAKE_IMAP_PROCESSED_FOLDER")  # empty: delete after intake
 INTAKE_IMAP_POLL_INTERVAL = env_int("INTAKE_IMAP_POLL_INTERVAL", 60)
+# Seconds a poll holds the mailbox's lock at most: a poller that crashed keeps others out
+# this long (at least 60). Then seconds to wait for the server, and messages per poll.
+INTAKE_IMAP_LOCK_SECONDS = env_int("INTAKE_IMAP_LOCK_SECONDS", 900)
+INTAKE_IMAP_TIMEOUT = env_int("INTAKE_IMAP_TIMEOUT", 30)
+INTAKE_IMAP_BATCH = env_int("INTAKE_IMAP_BATCH", 100)
 
 # --- Routing ---------------------------------------------------------------------------
 
@@ -275,6 +301,9 @@ DUPLICATE_WINDOW_DAYS = env_int("DUPLICATE_WINDOW_DAYS", 30)
 DUPLICATE_SIMILARITY = float(env("DUPLICATE_SIMILARITY", "0.4"))
 # Seconds between sweeps for complaints whose routing task was lost.
 ROUTING_SWEEP_INTERVAL = env_int("ROUTING_SWEEP_INTERVAL", 300)
+# Age (seconds) at which a complaint still unrouted counts as lost by that sweep: its task
+# was never queued (a broker outage) or died. Younger ones may still be in the queue.
+ROUTING_STRANDED_AFTER = env_int("ROUTING_STRANDED_AFTER", 300)
 
 # --- Time limits (SLA) -----------------------------------------------------------------
 
@@ -404,8 +433,29 @@ if MEDIA_STORAGE == "s3":
             "max_memory_size": 5 * 1024 * 1024,
         },
     }
+# Infected attachments are moved out of the media storage into this one (never served:
+# no view opens a quarantined file). On disk: QUARANTINE_ROOT, outside MEDIA_ROOT and
+# readable by the service's user only; on S3: the same bucket under "quarantine/".
+QUARANTINE_ROOT = Path(env("QUARANTINE_ROOT") or VAR_DIR / "quarantine")
+QUARANTINE_BACKEND: dict[str, Any] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {
+        "location": str(QUARANTINE_ROOT),
+        "file_permissions_mode": 0o600,
+        "directory_permissions_mode": 0o700,
+    },
+}
+if MEDIA_STORAGE == "s3":
+    QUARANTINE_BACKEND = {
+        **MEDIA_BACKEND,
+        "OPTIONS": {
+            **MEDIA_BACKEND["OPTIONS"],
+            "location": "/".join(p for p in (env("AWS_LOCATION"), "quarantine") if p),
+        },
+    }
 STORAGES = {
     "default": MEDIA_BACKEND,
+    "quarantine": QUARANTINE_BACKEND,
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
@@ -419,6 +469,22 @@ ATTACHMENT_MAX_COUNT = env_int("ATTACHMENT_MAX_COUNT", 10)
 # Bodies read into memory (forms, JSON with base64 files); multipart files stream to disk.
 DATA_UPLOAD_MAX_MEMORY_SIZE = ATTACHMENT_MAX_BYTES * 2
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# A whole request body: every file at its limit plus the form's fields. A larger declared
+# Content-Length is answered 413 before a byte is read (config.limits), and a body that
+# runs past it (chunked, or lying about its length) is cut off while streaming.
+REQUEST_MAX_BYTES = env_int(
+    "REQUEST_MAX_MB", (ATTACHMENT_MAX_BYTES * ATTACHMENT_MAX_COUNT) // (1024 * 1024) + 10
+) * (1024 * 1024)
+# Fields and files in one request: thousands of multipart parts are a 400, not work.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+DATA_UPLOAD_MAX_NUMBER_FILES = ATTACHMENT_MAX_COUNT * 2
+# Malware scanning by ClamAV's daemon (Debian's clamav-daemon): its unix socket
+# (/run/clamav/clamd.ctl) or tcp://host:port. Empty: files are kept "not scanned", and the
+# console says so. Scans run in the worker after commit; beat retries files still pending.
+CLAMAV_SOCKET = env("CLAMAV_SOCKET")
+# Seconds one scan may wait on clamd before it counts as unreachable (and is retried).
+CLAMAV_TIMEOUT = env_int("CLAMAV_TIMEOUT", 30)
+CLAMAV_SWEEP_INTERVAL = env_int("CLAMAV_SWEEP_INTERVAL", 300)
 
 # --- Documents (printed reply letters, personal data exports) ---------------------------
 
@@ -453,6 +519,14 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+# The tracking page's alarm (intake.lookup): when TRACKING_ALERT_FAILURES failed or
+# refused look-ups come from one address, or hit one code, within
+# TRACKING_ALERT_WINDOW_MINUTES, the audit log gets tracking.enumeration_suspected and
+# the supervisors (else administrators) a message on TRACKING_ALERT_CHANNELS, once per
+# window. A person who mistyped gives up long before; 0 turns the alarm off.
+TRACKING_ALERT_FAILURES = env_int("TRACKING_ALERT_FAILURES", 50)
+TRACKING_ALERT_WINDOW_MINUTES = env_int("TRACKING_ALERT_WINDOW_MINUTES", 60)
+TRACKING_ALERT_CHANNELS = env_list("TRACKING_ALERT_CHANNELS", "in_app,email")
 
 # --- REST framework ---------------------------------------------------------------------
 
@@ -481,6 +555,10 @@ REST_FRAMEWORK = {
 API_RATE_CLIENT = env_int("API_RATE_CLIENT", 120)
 API_RATE_STAFF = env_int("API_RATE_STAFF", 600)
 API_RATE_ANONYMOUS = env_int("API_RATE_ANONYMOUS", 60)
+# Invalid tokens one address may present per window (seconds) before its token attempts
+# are answered 429 until the window ends (api.auth); 0 turns this off.
+API_TOKEN_FAILURES = env_int("API_TOKEN_FAILURES", 50)
+API_TOKEN_FAILURE_WINDOW = env_int("API_TOKEN_FAILURE_WINDOW", 600)
 # A personal access token lives at most this many days (a longer expiry is refused).
 API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365)
 
@@ -541,6 +619,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.add_error_responses",
+        # Unknown body fields are refused (400 unknown_field): the schema says so.
+        "api.schema.close_request_bodies",
     ],
 }
 
@@ -550,9 +630,19 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every handler masks secrets and personal data first (ops.logfilter): tokens,
+    # private tracking links, passwords, phone and ID numbers, e-mail addresses.
+    "filters": {"redact": {"()": "ops.logfilter.RedactFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Django's own handlers (a console one under DEBUG, runserver's, mail_admins) would
+        # print django.request's paths unmasked; its records go to the handlers above.
+        "django": {"handlers": [], "level": "NOTSET", "propagate": True},
+    },
 }
 
 # --- Notifications ----------------------------------------------------------------------
@@ -608,5 +698,6 @@ LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15)
 # Behind a reverse proxy every request seems to come from the proxy, and one address
 # would lock everyone out. Name the request.META key that carries the client's address:
 # HTTP_X_REAL_IP, or HTTP_X_FORWARDED_FOR (its last entry, the one your proxy appended).
-# Empty: REMOTE_ADDR.
+# Empty: REMOTE_ADDR. The tracking page's rate limits, the API's throttling and the
+# audit log take the client's address from the same place (accounts.lockout.client_ip).
 LOGIN_CLIENT_IP_HEADER = env("LOGIN_CLIENT_IP_HEADER")
