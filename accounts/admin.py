@@ -3,16 +3,67 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from accounts import tokens
+from accounts import audit, tokens
 from accounts.forms import AdminLoginForm
-from accounts.models import AccessToken, LoginFailure, User
+from accounts.models import AccessToken, AuditEntry, LoginFailure, User
+from ops.admin import RecordAdmin
 
 # The back-office login shares the console's lockout (accounts.lockout).
 admin.site.login_form = AdminLoginForm
+
+
+class AuditedAdminMixin:
+    """For ModelAdmins of records that hold personal data: every page of one record
+    opened (``admin.viewed``), every list that shows personal data in full
+    (``admin.listed``) and every change saved (``admin.changed``) is in the audit log
+    (``accounts.audit``) — with the names of the fields, never their values.
+
+    ``personal_fields_shown`` says which personal fields a user sees unmasked; by default
+    ``personal_fields``, for everyone.
+    """
+
+    personal_fields: tuple[str, ...] = ()
+
+    def personal_fields_shown(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return list(self.personal_fields)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        response: HttpResponse = super().change_view(  # type: ignore[misc]
+            request, object_id, form_url, extra_context
+        )
+        shown = getattr(response, "context_data", None) or {}
+        if request.method == "GET" and response.status_code == 200 and shown.get("original"):
+            obj = shown["original"]
+            audit.admin_viewed(request, obj, fields=self.personal_fields_shown(request, obj))
+        return response
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response: HttpResponse = super().changelist_view(  # type: ignore[misc]
+            request, extra_context
+        )
+        fields = [f for f in self.personal_fields_shown(request) if f != "name"]
+        if request.method == "GET" and response.status_code == 200 and fields:
+            model = self.model  # type: ignore[attr-defined]
+            audit.admin_listed(request, model, fields=fields, searched=bool(request.GET.get("q")))
+        return response
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+        changed = list(form.changed_data) if form is not None else []
+        if change and changed:
+            audit.admin_changed(request, obj, fields=changed)
 
 
 @admin.register(User)
@@ -111,3 +162,15 @@ class AccessTokenAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # revoke instead: what a token did stays attributed
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(RecordAdmin):
+    """Read-only: the audit log is written by the system, never edited or pruned by hand."""
+
+    list_display = ("at", "actor_name", "action", "target", "ip")
+    list_filter = ("action",)
+    search_fields = ("actor_name", "action", "target")
+    date_hierarchy = "at"
+    fields = ("at", "actor", "actor_name", "action", "target", "ip", "detail")
+    readonly_fields = fields

@@ -22,3 +22,14 @@ class AccountsConfig(AppConfig):
             sender=self.get_model("User"),
             dispatch_uid="accounts.sessions",
         )
+
+        from django.contrib.auth import signals
+
+        from accounts import audit
+
+        # Logins, failed logins and logouts go to the audit log, whichever door they use.
+        signals.user_logged_in.connect(audit.on_logged_in, dispatch_uid="accounts.audit.in")
+        signals.user_logged_out.connect(audit.on_logged_out, dispatch_uid="accounts.audit.out")
+        signals.user_login_failed.connect(
+            audit.on_login_failed, dispatch_uid="accounts.audit.failed"
+        )

@@ -98,7 +98,10 @@ def record_failure(*, username: str, ip: str | None) -> None:
     user_lock = _locked_until(
         LoginFailure.objects.filter(username=username), settings.LOGIN_MAX_FAILURES, now
     )
+    from accounts import audit  # audit imports client_ip from here
+
     if user_lock is not None:
+        audit.login_locked(username=username, ip=ip, until=user_lock, by="username")
         logger.warning(
             "Login locked for username %r until %s: %d failed attempts (last from %s)",
             username,
@@ -111,6 +114,7 @@ def record_failure(*, username: str, ip: str | None) -> None:
             LoginFailure.objects.filter(ip=ip), settings.LOGIN_IP_MAX_FAILURES, now
         )
         if ip_lock is not None:
+            audit.login_locked(username=username, ip=ip, until=ip_lock, by="address")
             logger.warning(
                 "Login locked for address %s until %s: %d failed attempts (last for %r)",
                 ip,

@@ -204,3 +204,47 @@ class AccessToken(Credential):
         raw = token.issue_token()
         token.save()
         return token, raw
+
+
+# --- Audit log --------------------------------------------------------------------------
+
+
+class AuditEntry(models.Model):
+    """One security-relevant act that is not a step of a complaint: a denied access, an
+    export, a look-up by personal data, a suspected enumeration, a token made or revoked.
+
+    A complaint's own history is its timeline (``complaints.Event``); this is the log for
+    everything else, append-only (the back-office shows it read-only). It never holds a
+    secret or a full personal value: ``detail`` names fields, not what they contained.
+    """
+
+    at = models.DateTimeField(_("time"), default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # Kept when the user is deleted: the log still says who it was.
+    actor_name = models.CharField(_("username"), max_length=150, blank=True)
+    # Dotted, like timeline events: access.denied, personal_data.exported, …
+    action = models.CharField(_("action"), max_length=64)
+    # What it concerned, as "kind:id" (complaint:42, export:7, url:/console/…).
+    target = models.CharField(_("concerning"), max_length=255, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["action", "at"], name="auditentry_action_at"),
+            models.Index(fields=["actor", "at"], name="auditentry_actor_at"),
+            models.Index(fields=["at"], name="auditentry_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name or '-'} {self.action} {self.target}"

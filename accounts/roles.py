@@ -79,6 +79,8 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
             "approve_reply_complaint",
             "manage_department",
             "decide_extension_complaint",
+            # They supervise: the audit log shows who looked at what (accounts.auditlog).
+            "view_audit_log",
         }
     ),
     Role.AUDITOR: ["view_complaint", "access_all_departments", "view_audit_log"],

@@ -3,7 +3,7 @@
 A token is made by the person it acts for (``create_access_token`` is the administrator's
 way to make one for a user); administrators revoke anyone's in the back-office. The raw
 token is returned once and never stored (``accounts.models.Credential``). Each creation
-and revocation is logged, without the token.
+and revocation is in the audit log (``accounts.audit``), without the token.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import audit
 from accounts.models import AccessToken, User
 
 logger = logging.getLogger(__name__)
@@ -52,9 +53,17 @@ def usable(token: AccessToken) -> bool:
 
 
 def issue(
-    *, user: User, name: str, scope: str, expires_at: datetime | None
+    *,
+    user: User,
+    name: str,
+    scope: str,
+    expires_at: datetime | None,
+    by: User | None = None,
 ) -> tuple[AccessToken, str]:
     """Make a token for ``user``; the raw token is returned once, only its hash is kept.
+
+    ``by``: who made it, when not ``user`` themselves (an administrator's command). The
+    audit log gets ``token.created``.
 
     Raises ValidationError (keyed by field) for a blank or taken name or a bad expiry.
     """
@@ -84,6 +93,7 @@ def issue(
         user.pk,
         expires_at.isoformat() if expires_at else "never",
     )
+    audit.token_created(token, by=by)
     return token, raw
 
 
@@ -92,5 +102,6 @@ def revoke(token: AccessToken, *, by: User) -> bool:
     if not token.is_active:
         return False
     token.revoke()
+    audit.token_revoked(token, by=by)
     logger.info("Access token %s of user %s revoked by user %s", token.pk, token.user_id, by.pk)
     return True

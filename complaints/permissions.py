@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
+from django.http import HttpRequest
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -92,10 +93,18 @@ def visible_to(queryset: QuerySet[Complaint], user: User) -> QuerySet[Complaint]
     return queryset.filter(scope_filter(user)).distinct()
 
 
-def complaint_or_404(user: Any, pk: int, *related: str) -> Complaint:
+# What the complaint page (console or API) shows with a complaint, loaded in one query.
+PAGE_RELATIONS = ("category", "department", "assignee", "petitioner", "merged_into")
+
+
+def complaint_or_404(
+    user: Any, pk: int, *related: str, request: HttpRequest | None = None
+) -> Complaint:
     """The complaint ``pk`` if ``user`` may see it; out of reach it does not exist (404).
 
-    ``related`` names relations to load with it (``select_related``).
+    ``related`` names relations to load with it (``select_related``). A refusal of a
+    complaint that does exist is written to the audit log (``log_denial``); the allowed
+    path costs the one query it always did.
     """
     from django.http import Http404
 
@@ -103,8 +112,30 @@ def complaint_or_404(user: Any, pk: int, *related: str) -> Complaint:
 
     found = visible_to(Complaint.objects.filter(pk=pk), user).select_related(*related).first()
     if found is None:
+        if Complaint.objects.filter(pk=pk).exists():
+            log_denial(user, f"complaint:{pk}", request=request)
         raise Http404
     return found
+
+
+def log_denial(user: Any, target: str, *, request: HttpRequest | None = None) -> None:
+    """Audit ``access.denied``: a signed-in user or token asked for ``target`` out of reach.
+
+    The answer stays a plain 404 (the caller is not told that the object exists); the
+    entry names the object, the caller, their address and the door they used (``via``:
+    the URL name of the view or API endpoint), so a colleague browsing other departments'
+    files, or a leaked token walking ids, shows up in the audit log. Anonymous callers
+    never get this far (login and authentication refuse them first).
+    """
+    from accounts import audit
+    from accounts.models import User
+
+    if not (isinstance(user, User) and user.is_authenticated):
+        return
+    match = getattr(request, "resolver_match", None)
+    # ``audit.record`` adds the API token, if any (DRF sets it on the Django request too).
+    via = match.view_name if match is not None else ""
+    audit.record("access.denied", request=request, actor=user, target=target, via=via)
 
 
 def can_view_personal_data(user: Any, complaint: Complaint) -> bool:
