@@ -17,9 +17,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.complaints import visible
+from api.schema import ERROR_RESPONSE
 from api.serializers import validated
 from api.work import STAFF, TAGS, ComplaintRows, checked_uploads, staff
-from complaints import services
+from complaints import scanning, services
 from complaints.models import Attachment
 
 
@@ -34,6 +35,11 @@ class AttachmentOut(serializers.Serializer[Any]):
         source="reply_id", allow_null=True, help_text="The reply it was sent with, if any."
     )
     download_url = serializers.SerializerMethodField()
+    scan_status = serializers.ChoiceField(
+        choices=Attachment.Scan.choices,
+        help_text="The malware scan: only `clean` and `not_scanned` files can be downloaded.",
+    )
+    scan_result = serializers.CharField(help_text="The signature found, or why a scan failed.")
 
     @extend_schema_field(serializers.CharField())
     def get_uploaded_by(self, attachment: Attachment) -> str:
@@ -46,6 +52,8 @@ class AttachmentOut(serializers.Serializer[Any]):
     def get_download_url(self, attachment: Attachment) -> str | None:
         if not attachment.file:
             return None  # anonymised: the file is gone, its row stays
+        if attachment.scan_status not in scanning.OPENABLE:
+            return None  # pending, quarantined or unscannable: not to be opened
         path = reverse("api:attachment-download", args=[attachment.pk])
         return self.context["request"].build_absolute_uri(path)
 
@@ -123,7 +131,9 @@ class AttachmentDownload(APIView):
             (200, "application/octet-stream"): OpenApiResponse(
                 response=OpenApiTypes.BINARY,
                 description="The file, as an attachment (its media type is in the list).",
-            )
+            ),
+            # Waiting for its malware scan, quarantined, or not scannable.
+            409: ERROR_RESPONSE,
         },
     )
     def get(self, request: Request, pk: int) -> FileResponse:
@@ -131,12 +141,7 @@ class AttachmentDownload(APIView):
         if found is None or not found.file:  # anonymised: the file is gone, its row stays
             raise Http404
         visible(request, found.complaint_id)
-        response = FileResponse(
-            found.file.open("rb"), as_attachment=True, filename=found.original_name
-        )
         # Bytes to save, whatever they are (the type is in the list of files): nothing
-        # between here and the caller is tempted to render them.
-        response["Content-Type"] = "application/octet-stream"
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Cache-Control"] = "private, no-store"
-        return response
+        # between here and the caller is tempted to render them. A file waiting for or
+        # failing its malware scan is refused with 409 (AttachmentUnavailable).
+        return scanning.download_response(found, request=request)

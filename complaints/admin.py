@@ -5,7 +5,9 @@ save), so the admin cannot skip a guard, a permission or the audit trail.
 
 Personal data is masked for users without ``view_personal_data`` (``complaints.privacy``);
 an anonymous petitioner stays anonymous here for everyone: revealing happens in the
-console, with a reason, and is logged.
+console, with a reason, and is logged. Opening a complaint's, a petitioner's or a data
+request's page, a list showing petitioners' contact details, and every edit of them are
+in the audit log (``accounts.admin.AuditedAdminMixin``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django_fsm.admin import FSMAdminMixin
 
+from accounts.admin import AuditedAdminMixin
 from complaints import permissions, privacy, selectors, services
 from complaints.errors import DomainError
 from complaints.models import (
@@ -31,6 +34,7 @@ from complaints.models import (
     ReplyTemplate,
     Survey,
 )
+from ops.admin import RecordAdmin
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -57,7 +61,7 @@ class EventInline(ReadOnlyInline):
 
 class AttachmentInline(ReadOnlyInline):
     model = Attachment
-    fields = ("original_name", "content_type", "size", "sha256", "created_at")
+    fields = ("original_name", "content_type", "size", "sha256", "scan_status", "created_at")
     readonly_fields = fields
 
 
@@ -99,7 +103,7 @@ class SurveyInline(ReadOnlyInline):
 
 
 @admin.register(Complaint)
-class ComplaintAdmin(FSMAdminMixin, admin.ModelAdmin):
+class ComplaintAdmin(AuditedAdminMixin, FSMAdminMixin, admin.ModelAdmin):
     fsm_fields = ["status"]
     list_display = (
         "tracking_code",
@@ -166,6 +170,12 @@ class ComplaintAdmin(FSMAdminMixin, admin.ModelAdmin):
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.get_readonly_fields(request, obj)
 
+    def personal_fields_shown(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # The petitioner's name, where get_readonly_fields shows it; the rest is masked.
+        if obj is None or obj.petitioner_id is None:
+            return []
+        return ["petitioner.name"] if "petitioner" in self.get_readonly_fields(request, obj) else []
+
     @admin.display(description=_("petitioner"))
     def petitioner_masked(self, obj: Complaint) -> str:
         card = privacy.petitioner_view(obj, None)  # no user: everything masked
@@ -231,8 +241,10 @@ def _sees_personal_data(request: HttpRequest) -> bool:
 
 
 @admin.register(Petitioner)
-class PetitionerAdmin(admin.ModelAdmin):
+class PetitionerAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """Petitioners; without ``view_personal_data`` read-only, masked, not searchable by PII."""
+
+    personal_fields = ("name", "organisation", *privacy.PERSONAL_FIELDS)
 
     list_display = ("__str__", "type", "phone", "email", "created_at")
     list_filter = ("type",)
@@ -247,6 +259,9 @@ class PetitionerAdmin(admin.ModelAdmin):
         "language",
         "created_at",
     )
+
+    def personal_fields_shown(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return list(self.personal_fields) if _sees_personal_data(request) else ["name"]
 
     def get_list_display(self, request: HttpRequest) -> Any:
         if _sees_personal_data(request):
@@ -293,7 +308,7 @@ class PetitionerAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(RecordAdmin):
     """The audit log: every transition, note and reply, never edited."""
 
     @admin.display(description=_("event"), ordering="kind")
@@ -314,15 +329,6 @@ class EventAdmin(admin.ModelAdmin):
     search_fields = ("complaint__tracking_code", "kind")
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(ApprovalRule)
 class ApprovalRuleAdmin(admin.ModelAdmin):
@@ -335,7 +341,7 @@ class ApprovalRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Survey)
-class SurveyAdmin(admin.ModelAdmin):
+class SurveyAdmin(RecordAdmin):
     """Satisfaction surveys, read-only: answers come from petitioners or phone calls."""
 
     list_display = (
@@ -354,15 +360,6 @@ class SurveyAdmin(admin.ModelAdmin):
     list_select_related = ("complaint",)
     exclude = ("token_hash",)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(ReplyTemplate)
 class ReplyTemplateAdmin(admin.ModelAdmin):
@@ -377,7 +374,7 @@ from complaints.models import DataRequest  # noqa: E402
 
 
 @admin.register(DataRequest)
-class DataRequestAdmin(admin.ModelAdmin):
+class DataRequestAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """Requests for a copy or erasure of personal data: to find and read them here.
 
     They are recorded and decided in the console (``/console/data-requests/``), which
@@ -411,6 +408,11 @@ class DataRequestAdmin(admin.ModelAdmin):
         "refusal_reason",
     )
     readonly_fields = tuple(f for f in fields if f != "note")
+    # How identity was checked may name an ID document; the note may hold anything.
+    personal_fields = ("petitioner.name", "verified_by", "note")
+
+    def personal_fields_shown(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return list(self.personal_fields) if obj is not None else []
 
     def get_search_fields(self, request: HttpRequest) -> Any:
         if _sees_personal_data(request):
@@ -434,3 +436,52 @@ class DataRequestAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(Attachment)
+class QuarantineAdmin(RecordAdmin):
+    """Files the malware scan has not cleared: quarantined, unscannable, still waiting.
+
+    Read-only and for supervisors and administrators (wide scope and department
+    management): the bytes themselves are opened by no one, here or elsewhere.
+    """
+
+    list_display = ("original_name", "complaint", "scan_status", "scan_result", "scanned_at")
+    list_filter = ("scan_status",)
+    search_fields = ("original_name", "scan_result", "complaint__tracking_code", "sha256")
+    fields = (
+        "complaint",
+        "original_name",
+        "content_type",
+        "size",
+        "sha256",
+        "scan_status",
+        "scan_result",
+        "scanned_at",
+        "created_at",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        cleared = [Attachment.Scan.CLEAN, Attachment.Scan.NOT_SCANNED]
+        return super().get_queryset(request).exclude(scan_status__in=cleared)
+
+    def _may_see(self, request: HttpRequest) -> bool:
+        user = request.user
+        return bool(
+            user.is_active
+            and user.is_staff
+            and (
+                user.is_superuser
+                or (
+                    permissions.has_wide_scope(user)
+                    and user.has_perm(permissions.perm("manage_department"))
+                )
+            )
+        )
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._may_see(request) or super().has_module_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may_see(request)

@@ -5,6 +5,7 @@ Used by the back-office transition pages now and by the staff console later.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -16,6 +17,16 @@ from django.utils.translation import gettext_lazy as _
 from complaints import tracking
 from complaints.models import Complaint, Delivery
 from routing.models import Category, Department
+
+
+def _unchecked(files: list[Any]) -> list[Any]:
+    return files
+
+
+# How files are judged by their bytes before they are stored (types, spoofed names,
+# archive bombs). The rules live in intake.files; intake depends on complaints, never the
+# reverse, so IntakeConfig.ready() installs its check here for the console's own uploads.
+check_files: Callable[[list[Any]], list[Any]] = _unchecked
 
 
 class MultipleFileInput(forms.ClearableFileInput):

@@ -564,6 +564,16 @@ def attachment_path(instance: Attachment, filename: str) -> str:
 
 
 class Attachment(models.Model):
+    class Scan(models.TextChoices):
+        """Where the malware scan (complaints.scanning) stands; staff open clean or not
+        scanned files only."""
+
+        PENDING = "pending", _("Waiting for the malware scan")
+        CLEAN = "clean", _("Scanned: clean")
+        INFECTED = "infected", _("Malware found: quarantined")
+        FAILED = "failed", _("Could not be scanned")
+        NOT_SCANNED = "not_scanned", _("Not scanned (no scanner configured)")
+
     complaint = models.ForeignKey(
         Complaint, verbose_name=_("complaint"), on_delete=models.PROTECT, related_name="attachments"
     )
@@ -593,11 +603,26 @@ class Attachment(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
+    # Files stored before scanning existed, or while it is off, are "not scanned".
+    scan_status = models.CharField(
+        _("malware scan"), max_length=20, choices=Scan.choices, default=Scan.NOT_SCANNED
+    )
+    # The signature clamd found (infected) or why it could not scan (failed).
+    scan_result = models.CharField(_("scan result"), max_length=255, blank=True)
+    scanned_at = models.DateTimeField(_("scanned"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("attachment")
         verbose_name_plural = _("attachments")
         ordering = ["created_at", "id"]
+        indexes = [
+            # The sweep finds files still waiting (clamd was down, a task was lost).
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(scan_status="pending"),
+                name="attachment_scan_pending",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.original_name
@@ -963,6 +988,7 @@ EVENT_LABELS = {
     "cohandling.completed": _("Co-handling done"),
     "complaint.supplemented": _("Petitioner added information"),
     "attachment.added": _("Attachment added"),
+    "attachment.quarantined": _("Attachment quarantined (malware found)"),
     "reply.drafted": _("Reply drafted"),
     "reply.approved": _("Reply approved"),
     "reply.returned": _("Reply sent back"),
@@ -984,6 +1010,7 @@ EVENT_LABELS = {
     "sla.extension_approved": _("Extension approved"),
     "sla.extension_refused": _("Extension refused"),
     "personal_data.viewed": _("Personal data viewed"),
+    "petitioner.updated": _("Petitioner's details completed"),
 }
 
 

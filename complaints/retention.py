@@ -60,7 +60,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from complaints import services
+from complaints import scanning, services
 from complaints.contacts import normalize_phone
 from complaints.errors import GuardFailed, NotFound
 from complaints.models import (
@@ -341,7 +341,8 @@ def _anonymise_events(work: _Work) -> None:
 def _anonymise_attachments(work: _Work, attachments: Iterable[Attachment]) -> None:
     for number, attachment in enumerate(attachments, 1):
         if attachment.file.name:
-            work.files.append((attachment.file.storage, attachment.file.name))
+            # A quarantined file lives in its own storage: it is erased like the others.
+            work.files.append((scanning.storage_of(attachment), attachment.file.name))
             work.count("files")
         attachment.original_name = neutral_name(number, attachment)
         attachment.sha256 = ""

@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from django_fsm import Transition
 
 from accounts.models import User
-from complaints import approvals, outreach, permissions, privacy, surveys, tracking
+from complaints import approvals, outreach, permissions, privacy, scanning, surveys, tracking
 from complaints import people as people_of
 from complaints.errors import Conflict, GuardFailed, InvalidTransition, NotFound, PermissionDenied
 from complaints.models import (
@@ -398,9 +398,13 @@ def _store_attachment(
         content_id=str(getattr(upload, "content_id", ""))[:255],
         uploaded_by=actor,
         reply=reply,
+        scan_status=scanning.initial_status(),
     )
     attachment.file.save(name, File(upload), save=False)  # type: ignore[arg-type]
     attachment.save()
+    if attachment.scan_status == Attachment.Scan.PENDING:
+        # After commit, so the worker finds the row; a lost task is found by the sweep.
+        transaction.on_commit(partial(scanning.queue_scan, attachment.pk), robust=True)
     return attachment
 
 

@@ -1,4 +1,5 @@
-"""Periodic work of closing the loop: unanswered surveys, archiving, retention."""
+"""Periodic work of closing the loop (unanswered surveys, archiving, retention), and the
+malware scan of new attachments."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import logging
 
 from celery import shared_task
 
-from complaints import retention, services
+from complaints import retention, scanning, services
+from complaints.clamd import ScannerUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -25,4 +27,27 @@ def close_the_loop() -> dict[str, int]:
     }
     if any(report.values()):
         logger.info("closing the loop: %s", report)
+    return report
+
+
+@shared_task(
+    name="complaints.tasks.scan_attachment",
+    acks_late=True,
+    autoretry_for=(ScannerUnavailable,),
+    retry_backoff=30,  # 30 s, 1 min, 2 min … while clamd is down
+    retry_backoff_max=30 * 60,
+    retry_jitter=True,
+    max_retries=8,  # then beat's sweep keeps trying; the file stays pending, not lost
+)
+def scan_attachment(attachment_id: int) -> str:
+    """Scan one new file (queued after the commit that stored it). Idempotent."""
+    return scanning.scan_attachment(attachment_id=attachment_id)
+
+
+@shared_task(name="complaints.tasks.scan_pending", acks_late=True)
+def scan_pending() -> dict[str, int]:
+    """Scan files still pending: what a clamd outage or a lost task left behind."""
+    report = scanning.scan_pending()
+    if report:
+        logger.info("pending attachments scanned: %s", report)
     return report

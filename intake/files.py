@@ -111,12 +111,37 @@ def _sniff(data: bytes) -> FileType | None:
 _HEADER_LINE = re.compile(rb"^(?:[A-Za-z][A-Za-z0-9-]*:[ \t]|From )")
 
 
+# An office document is a zip; one that unpacks to gigabytes, holds thousands of entries
+# or compresses absurdly well is a zip bomb aimed at whatever opens it (an indexer, a
+# virus scanner, the handler's office suite). Judged from the central directory alone:
+# nothing is extracted. Real documents stay far below these.
+ZIP_MAX_ENTRIES = 2000
+ZIP_MAX_UNPACKED = 200 * 1024 * 1024
+ZIP_MAX_RATIO = 200
+
+
+class _ZipBomb(Exception):
+    pass
+
+
+def _check_zip_directory(archive: zipfile.ZipFile, packed_size: int) -> None:
+    entries = archive.infolist()
+    if len(entries) > ZIP_MAX_ENTRIES:
+        raise _ZipBomb
+    unpacked = sum(entry.file_size for entry in entries)
+    if unpacked > ZIP_MAX_UNPACKED or unpacked > ZIP_MAX_RATIO * max(packed_size, 1024):
+        raise _ZipBomb
+
+
 def _sniff_zip(data: bytes) -> FileType | None:
     """Office documents are zip files; other zip files (archives) are not allowed."""
     try:
         with zipfile.ZipFile(BytesIO(data)) as archive:
+            _check_zip_directory(archive, len(data))
             names = set(archive.namelist())
             if "mimetype" in names:
+                if archive.getinfo("mimetype").file_size > 200:
+                    return None  # a real one is a short line
                 mimetype = archive.read("mimetype").decode("ascii", "replace")
                 return ODF if mimetype.startswith("application/vnd.oasis.opendocument") else None
     except (zipfile.BadZipFile, OSError, ValueError):
@@ -160,6 +185,9 @@ _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
 def safe_filename(name: str, fallback: str = "attachment") -> str:
     """A file name safe to show and to offer as a download: no path, no control characters."""
     name = unicodedata.normalize("NFC", name or "")
+    # Invisible format characters: U+202E (right-to-left override) makes "gpj.exe" look
+    # like "exe.jpg"; zero-width ones hide what a name really says.
+    name = "".join(c for c in name if unicodedata.category(c) != "Cf")
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = _UNSAFE.sub("_", name).strip(" ._") or fallback
     stem, suffix = PurePosixPath(name).stem, PurePosixPath(name).suffix
@@ -186,7 +214,16 @@ def check_upload(name: str, data: bytes) -> CheckedFile:
         )
     if not data:
         raise UploadRejected(_("“%(name)s” is empty.") % {"name": shown})
-    found = _sniff(data)
+    try:
+        found = _sniff(data)
+    except _ZipBomb:
+        raise UploadRejected(
+            _(
+                "“%(name)s” unpacks to far more than a document would (too many or too "
+                "large parts), so it is not accepted."
+            )
+            % {"name": shown}
+        ) from None
     if found is None:
         raise UploadRejected(
             _(

@@ -21,7 +21,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
@@ -34,7 +34,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
-from complaints import approvals, outreach, permissions, selectors, services, surveys
+from complaints import approvals, outreach, permissions, scanning, selectors, services, surveys
+from complaints import forms as complaint_forms
 from complaints.console.htmx import is_htmx, redirect_page
 from complaints.console.widgets import quicken
 from complaints.errors import DomainError
@@ -110,6 +111,13 @@ class DraftForm(forms.Form):
         label=gettext_lazy("Files to send with the reply"),
         help_text=gettext_lazy("Sent with an e-mail reply; listed on the tracking page."),
     )
+
+    def clean_attachments(self) -> list[Any]:
+        # Judged by their bytes like every other door's files (complaints.forms.check_files).
+        try:
+            return complaint_forms.check_files(self.cleaned_data["attachments"])
+        except DomainError as error:
+            raise forms.ValidationError(str(error)) from error
 
 
 class ReturnForm(forms.Form):
@@ -225,9 +233,9 @@ def _my_open_task(complaint: Complaint, user: User) -> CoHandlingTask | None:
 # --- Reading ----------------------------------------------------------------------------
 
 
-def _visible(user: User, pk: int) -> Complaint:
+def _visible(request: HttpRequest, pk: int) -> Complaint:
     return permissions.complaint_or_404(
-        user, pk, "category", "department", "assignee", "petitioner", "merged_into"
+        request.user, pk, *permissions.PAGE_RELATIONS, request=request
     )
 
 
@@ -466,7 +474,7 @@ def _templates(complaint: Complaint) -> list[ReplyTemplate]:
 @never_cache
 @login_required(login_url="console:login")
 def complaint(request: HttpRequest, pk: int) -> HttpResponse:
-    found = _visible(request.user, pk)  # type: ignore[arg-type]
+    found = _visible(request, pk)
     return render(request, "complaints/page.html", _context(request, found))
 
 
@@ -477,7 +485,7 @@ def complaint(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
-    found = _visible(user, pk)
+    found = _visible(request, pk)
     version = request.POST.get("version", "")
     expected = int(version) if version.isdigit() else None
     if action in IN_PLACE and is_htmx(request):
@@ -645,12 +653,13 @@ def attachment(request: HttpRequest, pk: int) -> HttpResponseBase:
     found = Attachment.objects.filter(pk=pk).first()
     if found is None or not found.file:  # anonymised: the file is gone, its row stays
         raise Http404
-    _visible(request.user, found.complaint_id)  # type: ignore[arg-type]
-    response = FileResponse(found.file.open("rb"), as_attachment=True, filename=found.original_name)
-    response["Content-Type"] = found.content_type or "application/octet-stream"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    _visible(request, found.complaint_id)
+    try:
+        return scanning.download_response(found, request=request)
+    except scanning.AttachmentUnavailable as error:
+        # Waiting for, or failing, its malware scan: say so on the complaint's page.
+        messages.error(request, str(error))
+        return redirect_page(request, "console:complaint", pk=found.complaint_id)
 
 
 @login_required(login_url="console:login")
@@ -663,7 +672,7 @@ def reply_letter(request: HttpRequest, pk: int, reply_pk: int) -> HttpResponse:
     from complaints import documents
 
     user: User = request.user  # type: ignore[assignment]
-    found = _visible(user, pk)
+    found = _visible(request, pk)
     reply = found.replies.filter(pk=reply_pk, sent_at__isnull=False).first()
     if reply is None or reply.delivery != Delivery.LETTER:
         raise Http404

@@ -39,7 +39,7 @@ class RevealForm(ReasonForm):
 @require_http_methods(["GET", "POST"])
 def reveal(request: HttpRequest, pk: int) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
-    complaint = permissions.complaint_or_404(user, pk, "petitioner")
+    complaint = permissions.complaint_or_404(user, pk, "petitioner", request=request)
     if not permissions.can_view_personal_data(user, complaint):
         raise PermissionDenied
     form = RevealForm(request.POST if request.method == "POST" else None)

@@ -192,6 +192,9 @@ def bulk(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data
     visible = permissions.visible_to(Complaint.objects.filter(pk__in=picked), user)
     found = {complaint.pk: complaint for complaint in visible}
+    missing = [pk for pk in picked if pk not in found]
+    for pk in Complaint.objects.filter(pk__in=missing).values_list("pk", flat=True):
+        permissions.log_denial(user, f"complaint:{pk}", request=request)
     moved = 0
     refused: list[tuple[str, str]] = []
     for pk, version in picked.items():
