@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rest_framework import exceptions
@@ -23,16 +24,20 @@ from rest_framework.authentication import (
 )
 from rest_framework.request import Request
 
+from accounts import audit
 from accounts.lockout import client_ip  # a valid address or None: it is stored as one
 from accounts.models import AccessToken, Credential, User
+from intake import ratelimit
 
 KEYWORDS = (b"token", b"bearer")
 # Names under which callers tend to put a token into the address.
 QUERY_NAMES = ("token", "access_token", "api_key", "apikey", "auth_token", "key")
 
 
-class TokenInAddress(exceptions.APIException):
-    status_code = 400
+class TokenInAddress(exceptions.AuthenticationFailed):
+    """401 like any unusable credential (issue 11), with a code of its own so the caller
+    learns why and revokes a token that has now been in logs."""
+
     default_code = "token_in_query"
     default_detail = gettext_lazy(
         "Send the token in the Authorization header (“Authorization: Token …”), never in the "
@@ -75,8 +80,11 @@ class TokenAuthentication(BaseAuthentication):
             raw = parts[1].decode("ascii")
         except UnicodeDecodeError as error:
             raise exceptions.AuthenticationFailed(_("This token is not valid.")) from error
+        address = client_ip(request) or "unknown"
+        _refuse_an_address_that_guesses(address)
         credential = self._find(raw)
         if credential is None:
+            _count_failure(request, address)
             raise exceptions.AuthenticationFailed(
                 _("This token is not valid: it is unknown, expired or revoked.")
             )
@@ -97,6 +105,29 @@ class TokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword
+
+
+# Failed token attempts per address. Tokens are 256-bit random, so guessing one is hopeless;
+# the budget stops the noise (and a scanner's traffic) early, and tells someone: the first
+# time an address runs out in a window, ``api.token_guessing_suspected`` is audited.
+# A generous budget: a script still using a revoked token gets 401s well before it.
+FAILURE_SCOPE = "api-token-failures"
+
+
+def _refuse_an_address_that_guesses(address: str) -> None:
+    limit, window = settings.API_TOKEN_FAILURES, settings.API_TOKEN_FAILURE_WINDOW
+    if limit and ratelimit.exceeded(FAILURE_SCOPE, address, limit=limit, window=window):
+        raise exceptions.Throttled(
+            wait=ratelimit.window_left(window),
+            detail=_("Too many invalid tokens from this address. Try again later."),
+        )
+
+
+def _count_failure(request: Request, address: str) -> None:
+    limit, window = settings.API_TOKEN_FAILURES, settings.API_TOKEN_FAILURE_WINDOW
+    if limit and ratelimit.count(FAILURE_SCOPE, address, window=window) == limit:
+        # The Django request: asking DRF's for its user here would authenticate again.
+        audit.record("api.token_guessing_suspected", request=request._request, failures=limit)
 
 
 class StaffSessionAuthentication(SessionAuthentication):

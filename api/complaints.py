@@ -39,8 +39,9 @@ User = get_user_model()
 
 def visible(request: Request, pk: int) -> Complaint:
     """The complaint ``pk`` if the caller may see it; else 404 (it does not exist for them)."""
+    # The Django request under DRF's: it carries the user, the token and the URL name.
     return permissions.complaint_or_404(
-        request.user, pk, "category", "department", "assignee", "petitioner", "merged_into"
+        request.user, pk, *permissions.PAGE_RELATIONS, request=request._request
     )
 
 

@@ -30,6 +30,7 @@ from intake.links import private_link
 from intake.models import ChannelClient
 from intake.services import InvalidSubmission, submit
 from intake.submission import Submission, Upload
+from ops import faults
 
 
 class PetitionerInput(serializers.Serializer[dict[str, Any]]):
@@ -250,4 +251,6 @@ class IntakeView(APIView):
             idempotency.finish(
                 record, status=status.HTTP_201_CREATED, body=body, complaint=complaint
             )
+        # Committed, not yet answered: where a crash hurts most (tests/chaos; inert here).
+        faults.point("exit-after-commit:intake")
         return Response(body, status=status.HTTP_201_CREATED)

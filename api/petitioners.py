@@ -1,12 +1,11 @@
 """``GET /petitioners/?q=``: petitioners of the complaints within the caller's reach.
 
 Masked exactly as on the complaint page (``complaints.privacy``). Searching by phone,
-e-mail or ID number needs ``view_personal_data`` and is logged (see ``log_lookup``).
+e-mail or ID number needs ``view_personal_data`` and is in the audit log (``log_lookup``).
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -20,7 +19,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import AccessToken, User
+from accounts import audit
+from accounts.models import User
 from api.permissions import StaffOnly
 from api.serializers import (
     ComplaintSummary,
@@ -31,9 +31,6 @@ from complaints import permissions
 from complaints.contacts import normalize_phone
 from complaints.models import Complaint, Petitioner
 from intake.services import normalize_email
-
-logger = logging.getLogger(__name__)
-
 
 # --- Petitioners ------------------------------------------------------------------------
 
@@ -100,12 +97,10 @@ def log_lookup(request: Request, field: str) -> None:
 
     A look-up answers masked values only, so nothing unmasked is shown and no
     ``personal_data.viewed`` event is written; but a search by a phone number, e-mail or
-    ID number tells whether that person complained, so each one is traceable here.
+    ID number tells whether that person complained, so each one is an audit entry
+    (``personal_data.searched``, with the token used).
     """
-    token = request.auth.pk if isinstance(request.auth, AccessToken) else None
-    logger.info(
-        "Petitioner look-up by %s: user %s, token %s", field, request.user.pk, token or "none"
-    )
+    audit.personal_data_searched(request, field=field, via="api")
 
 
 @dataclass(frozen=True)
@@ -233,6 +228,8 @@ class PetitionerRead(APIView):
         _need_view(user)
         shown = shown_complaints(user, [pk]).get(pk)
         if shown is None:
+            if Petitioner.objects.filter(pk=pk).exists():
+                permissions.log_denial(user, f"petitioner:{pk}", request=request._request)
             raise exceptions.NotFound(_("Not found, or not within your reach."))
         ids = shown.complaint_ids[:COMPLAINTS_SHOWN]
         loaded = Complaint.objects.select_related(

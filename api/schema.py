@@ -92,3 +92,17 @@ def add_error_responses(result: dict[str, Any], generator: Any, **kwargs: Any) -
                     },
                 )
     return result
+
+
+def close_request_bodies(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
+    """Request bodies take only the fields they list (``additionalProperties: false``).
+
+    ``api.serializers.check`` answers any other field with 400 ``unknown_field``, so that a
+    misspelt field or one the caller may not set (``status``, ``assignee``) is never
+    dropped in silence; the schema says the same. With ``COMPONENT_SPLIT_REQUEST`` every
+    request body (and each object nested in one) is a component named ``…Request``.
+    """
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and component.get("type") == "object":
+            component["additionalProperties"] = False
+    return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -21,10 +22,75 @@ from sla.models import Deadline
 
 def validated(kind: type[serializers.Serializer[Any]], request: Request) -> dict[str, Any]:
     """The request's body, checked by the input serializer ``kind``: its validated data,
-    or a ValidationError (answered 400 with each field's errors)."""
+    or a ValidationError (answered 400 with each field's errors, unknown fields too)."""
     incoming = kind(data=request.data)
-    incoming.is_valid(raise_exception=True)
+    check(incoming)
     return dict(incoming.validated_data)
+
+
+# Sent by a browser's HTML form beside the fields; never a field of its own.
+_NOT_FIELDS = frozenset({"csrfmiddlewaretoken"})
+
+
+def unknown_fields(serializer: serializers.Serializer[Any], data: Any, path: str = "") -> list[str]:
+    """The names in ``data`` that ``serializer`` does not take, as dotted paths.
+
+    Read-only fields count as unknown: ``id``, ``status`` or ``tracking_code`` in a body
+    would otherwise be dropped in silence, and the caller believe it had set them. Form
+    bodies (multipart) name nested fields ``petitioner.name`` and list items
+    ``attachments[0]name``; JSON bodies are walked into nested objects and lists.
+    """
+    writable = {name: f for name, f in serializer.fields.items() if not f.read_only}
+    found: list[str] = []
+    if hasattr(data, "getlist"):  # a QueryDict: flat keys
+        for key in data:
+            name, dot, rest = key.partition(".")
+            name = name.split("[", 1)[0]
+            if key in _NOT_FIELDS and not path:
+                continue
+            nested = writable.get(name)
+            if nested is None:
+                found.append(f"{path}{key}")
+            elif dot and isinstance(nested, serializers.Serializer):
+                sub = rest.split(".", 1)[0]
+                if sub not in nested.fields or nested.fields[sub].read_only:
+                    found.append(f"{path}{key}")
+        return found
+    if not isinstance(data, dict):
+        return found
+    for key, value in data.items():
+        field = writable.get(key)
+        if field is None:
+            found.append(f"{path}{key}")
+        elif isinstance(field, serializers.Serializer) and isinstance(value, dict):
+            found += unknown_fields(field, value, f"{path}{key}.")
+        elif isinstance(field, serializers.ListSerializer) and isinstance(value, list):
+            child = field.child
+            if isinstance(child, serializers.Serializer):
+                for index, item in enumerate(value):
+                    found += unknown_fields(child, item, f"{path}{key}.{index}.")
+    return found
+
+
+def check(incoming: serializers.Serializer[Any]) -> None:
+    """Validate ``incoming`` (bound to a request's body) and refuse fields it does not take.
+
+    Unknown fields are an error rather than ignored, so that a misspelt field is not lost
+    in silence and a field the caller may not set (``status``, ``assignee``, ``due_at``)
+    is refused by name; the API's schema says so (``additionalProperties: false``).
+    """
+    valid = incoming.is_valid()
+    errors: dict[str, Any] = {} if valid else dict(incoming.errors)
+    for name in unknown_fields(incoming, incoming.initial_data):
+        errors[name] = [
+            serializers.ErrorDetail(
+                _("There is no field “%(name)s” here: leave it out, or check its spelling.")
+                % {"name": name},
+                code="unknown_field",
+            )
+        ]
+    if errors:
+        raise serializers.ValidationError(errors)
 
 
 class Reference(serializers.Serializer[Any]):

@@ -28,7 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
-from api.serializers import validated
+from api.serializers import check, validated
 from notifications import webhooks
 from notifications.models import Notification, WebhookSubscription
 from notifications.webhook_targets import validate_webhook_url
@@ -261,7 +261,7 @@ class WebhookDetail(generics.RetrieveUpdateDestroyAPIView):
         found = self.get_object()
         was_active = found.is_active
         incoming = input_class(request)(found, data=request.data, partial=True)
-        incoming.is_valid(raise_exception=True)
+        check(incoming)
         with transaction.atomic():
             incoming.save()
             if was_active and not found.is_active:

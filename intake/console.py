@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from accounts import audit
 from complaints import permissions
 from complaints.errors import GuardFailed
 from complaints.models import Complaint
@@ -62,10 +63,14 @@ def register(request: HttpRequest) -> HttpResponse:
             }
             return redirect("console:registered")
     phone = request.POST.get("phone") or request.GET.get("phone", "")
+    earlier = earlier_complaints(request.user, phone)
+    if request.method == "GET" and phone:
+        # A look-up by phone number tells whether that person complained (as the API's).
+        audit.personal_data_searched(request, field="phone", via="console")
     return render(
         request,
         "console/register.html",
-        {"form": form, "phone": phone, "earlier": earlier_complaints(request.user, phone)},
+        {"form": form, "phone": phone, "earlier": earlier},
         status=400 if form.errors else 200,
     )
 

@@ -40,3 +40,8 @@ urlpatterns += [
     path("tokens/made/", accounts_console.token_created, name="token_created"),
     path("tokens/<int:pk>/revoke/", accounts_console.token_revoke, name="token_revoke"),
 ]
+
+# The audit log, read-only, for auditors and supervisors: accounts.auditlog.
+from accounts import auditlog  # noqa: E402
+
+urlpatterns += [path("audit-log/", auditlog.audit_log, name="audit_log")]

@@ -158,12 +158,15 @@ def _question(missing: Sequence[str], language: str) -> str:
 # --- Petitioners ------------------------------------------------------------------------
 
 
-def _find_or_create_petitioner(submission: Submission, phone: str, email: str) -> Petitioner | None:
+def _find_or_create_petitioner(
+    submission: Submission, phone: str, email: str
+) -> tuple[Petitioner | None, list[str]]:
     """The petitioner this submission comes from: an earlier one with the same phone or
-    e-mail and a compatible name, else a new one. Missing details are filled in."""
+    e-mail and a compatible name, else a new one. Missing details are filled in; the names
+    of the fields filled in on an earlier petitioner come second."""
     name = submission.name.strip()[:100]
     if not (name or phone or email or submission.organisation or submission.id_number):
-        return None
+        return None, []
     known = None
     for lookup in ({"phone": phone} if phone else None, {"email": email} if email else None):
         if lookup is None:
@@ -183,13 +186,13 @@ def _find_or_create_petitioner(submission: Submission, phone: str, email: str) -
         "language": submission.language if submission.language in dict(settings.LANGUAGES) else "",
     }
     if known is None:
-        return Petitioner.objects.create(**details)
+        return Petitioner.objects.create(**details), []
     changed = [field for field, value in details.items() if value and not getattr(known, field)]
     for field in changed:
         setattr(known, field, details[field])
     if changed:
         known.save(update_fields=changed)
-    return known
+    return known, changed
 
 
 # --- Files ------------------------------------------------------------------------------
@@ -267,7 +270,7 @@ def _store(
     actor_label: str,
 ) -> Receipt:
     with transaction.atomic():
-        petitioner = _find_or_create_petitioner(submission, phone, email)
+        petitioner, completed = _find_or_create_petitioner(submission, phone, email)
         created = complaint_services.submit_complaint(
             title=submission.title,
             content=submission.content,
@@ -295,6 +298,19 @@ def _store(
         if not created.created:
             raise _Replay(created.complaint)
         complaint = created.complaint
+        if completed:
+            # An earlier petitioner's details changed: on the timeline of the complaint
+            # that brought them (field names only), like any change of personal data.
+            complaint_services.record_event(
+                complaint_id=complaint.pk,
+                kind="petitioner.updated",
+                actor=actor,
+                actor_label=actor_label,
+                payload={
+                    "petitioner_id": petitioner.pk if petitioner else None,
+                    "fields": completed,
+                },
+            )
         if missing:
             complaint = complaint_services.request_info(
                 complaint_id=complaint.pk,

@@ -27,10 +27,14 @@ class Upload:
     @classmethod
     def from_file(cls, file: Any) -> Upload:
         """From an uploaded file (Django's UploadedFile or anything with name/read)."""
+        from django.conf import settings
+
+        # One byte past the limit is enough to refuse it (intake.files.check_upload);
+        # a huge upload (already on disk, streamed) is never read whole into memory.
         return cls(
             name=getattr(file, "name", "") or "",
             content_type=getattr(file, "content_type", "") or "",
-            data=file.read(),
+            data=file.read(settings.ATTACHMENT_MAX_BYTES + 1),
         )
 
 

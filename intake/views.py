@@ -2,8 +2,8 @@
 
 Access to one complaint is proven once (code + secret, or the private link) and then
 remembered in the visitor's session, so the secret leaves the address bar at once.
-Look-ups are rate-limited per visitor and per code; a wrong code and a wrong secret get
-the same answer.
+Look-ups are rate-limited per visitor and per code, and a run of failures raises an alarm
+(``intake.lookup``); a wrong code and a wrong secret get the same answer.
 """
 
 from __future__ import annotations
@@ -17,21 +17,18 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from complaints import selectors, surveys, tracking
+from complaints import selectors, surveys
 from complaints import services as complaint_services
 from complaints.errors import GuardFailed, InvalidTransition
 from complaints.forms import SurveyForm, WithdrawForm
 from complaints.models import Complaint
-from intake import ratelimit, services
+from intake import lookup, services
 from intake.forms import SubmitForm, SupplementForm, TrackForm
 from intake.links import private_link
 from intake.submission import Upload
 
 SESSION_TRACKED = "tracked_complaints"
 SESSION_SUBMITTED = "just_submitted"
-# Look-ups per visitor per 10 minutes, and failed look-ups per code per hour.
-LOOKUPS_PER_VISITOR = 20
-FAILURES_PER_CODE = 10
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -81,37 +78,16 @@ def _may_see(request: HttpRequest, code: str) -> bool:
     return code in request.session.get(SESSION_TRACKED, [])
 
 
-def _look_up(request: HttpRequest, raw_code: str, secret: str) -> Complaint | str | None:
-    """The complaint, None for "no match", or "limited" when too many tries were made."""
-    visitor = ratelimit.client_ip(request)
-    code = tracking.normalize_tracking_code(raw_code) or raw_code.strip().upper()[:40]
-    if not ratelimit.hit("track-visitor", visitor, limit=LOOKUPS_PER_VISITOR, window=600):
-        return "limited"
-    if ratelimit.exceeded("track-code", code, limit=FAILURES_PER_CODE, window=3600):
-        return "limited"
-    complaint = (
-        Complaint.objects.filter(tracking_code=code)
-        .only("pk", "tracking_code", "secret_hash")
-        .first()
-    )
-    # Compare even without a complaint, so timing does not tell a known code apart.
-    stored = complaint.secret_hash if complaint else tracking.hash_secret("-")
-    if tracking.secret_matches(secret, stored) and complaint is not None:
-        return complaint
-    ratelimit.hit("track-code", code, limit=FAILURES_PER_CODE, window=3600)
-    return None
-
-
 @require_http_methods(["GET", "POST"])
 def track(request: HttpRequest) -> HttpResponse:
     form = TrackForm(request.POST or None, initial={"code": request.GET.get("code", "")[:40]})
     status = 200
     if request.method == "POST" and form.is_valid():
-        found = _look_up(request, form.cleaned_data["code"], form.cleaned_data["secret"])
-        if found == "limited":
+        found = lookup.look_up(request, form.cleaned_data["code"], form.cleaned_data["secret"])
+        if isinstance(found, lookup.Limited):
             form.add_error(None, _("Too many attempts. Please wait a while and try again."))
-            status = 429
-        elif found is None:
+            return _refused(request, {"form": form}, found)
+        if found is None:
             form.add_error(
                 None, _("We could not find a matter with this tracking code and secret.")
             )
@@ -127,23 +103,26 @@ def track(request: HttpRequest) -> HttpResponse:
 
 def track_private(request: HttpRequest, code: str, secret: str) -> HttpResponse:
     """The private link: prove access, then drop the secret from the address bar."""
-    found = _look_up(request, code, secret)
+    found = lookup.look_up(request, code, secret)
     if isinstance(found, Complaint):
         _remember(request, found)
         return redirect("intake:tracked", code=found.tracking_code)
     form = TrackForm(initial={"code": code})
     form.is_bound = False
-    message = (
-        _("Too many attempts. Please wait a while and try again.")
-        if found == "limited"
-        else _("This link is not valid. Enter your tracking code and secret.")
-    )
-    return render(
-        request,
-        "intake/track.html",
-        {"form": form, "error": message},
-        status=429 if found == "limited" else 404,
-    )
+    if isinstance(found, lookup.Limited):
+        message = _("Too many attempts. Please wait a while and try again.")
+        return _refused(request, {"form": form, "error": message}, found)
+    message = _("This link is not valid. Enter your tracking code and secret.")
+    return render(request, "intake/track.html", {"form": form, "error": message}, status=404)
+
+
+def _refused(
+    request: HttpRequest, context: dict[str, object], limited: lookup.Limited
+) -> HttpResponse:
+    """429 with the form again, and when to come back (Retry-After, in seconds)."""
+    response = render(request, "intake/track.html", context, status=429)
+    response["Retry-After"] = str(limited.retry_after)
+    return response
 
 
 @require_http_methods(["GET", "POST"])

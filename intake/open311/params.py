@@ -45,13 +45,20 @@ def form_of(request: HttpRequest) -> QueryDict:
         raise unreadable from error
 
 
+def _no_nul(name: str, value: str) -> str:
+    # No text column takes a NUL character, and PostgreSQL refuses it in a query (a 500).
+    if "\x00" in value:
+        raise Open311Error(400, _("%(name)s: remove the NUL character.") % {"name": name})
+    return value
+
+
 def param(request: HttpRequest, name: str) -> str:
     """One parameter; "optional" per the spec: empty is the same as not sent at all."""
     value = form_of(request).get(name, "") or request.GET.get(name, "")
-    return value.strip()
+    return _no_nul(name, value).strip()
 
 
 def csv_param(request: HttpRequest, name: str) -> list[str]:
     """A comma-separated parameter that may also be repeated."""
-    values = request.GET.getlist(name)
+    values = [_no_nul(name, value) for value in request.GET.getlist(name)]
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
