@@ -16,6 +16,7 @@ for an administrator to look at (and retry, ``services.retry``).
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -138,17 +139,21 @@ def send(notification: Notification, *, sms_backend: sms.BaseSmsBackend | None =
         link = absolute_url(notification.url)
         body = "\n\n".join(part for part in (notification.body, link) if part)
         message = EmailMessage(
-            subject=notification.subject,
+            subject=one_line(notification.subject),
             body=body,
             from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[notification.address],
+            to=[single_address(notification.address)],
             # Marks it as automatic mail (RFC 3834): auto-replies stay away, and Sutong's
             # own e-mail intake ignores it instead of opening a complaint about it. Threading
             # headers (In-Reply-To, References) come with the row.
             headers={
                 "Auto-Submitted": "auto-generated",
                 "Content-Language": notification.language,
-                **(notification.headers or {}),
+                **{
+                    name: one_line(value)
+                    for name, value in (notification.headers or {}).items()
+                    if name in THREAD_HEADERS
+                },
             },
         )
         for name, content, content_type in _attachments(notification):
@@ -163,6 +168,31 @@ def send(notification: Notification, *, sms_backend: sms.BaseSmsBackend | None =
         raise ValueError(f"channel {notification.channel!r} is not delivered by a worker")
 
 
+class Undeliverable(ValueError):
+    """The row cannot be sent as it is (no retry helps): it fails at once."""
+
+
+# Addresses and subjects come from petitioners (intake refuses line breaks, lists and
+# display names in them, see intake.services); this is the last line of defence: a row
+# that would put a line break into a header (a forged Bcc:) or name a second recipient
+# is never sent to anyone.
+_ADDRESS = re.compile(r"[^\s,;:<>\"()\[\]\\@]+@[^\s,;:<>\"()\[\]\\@]+\.[^\s,;:<>\"()\[\]\\@]+")
+# The only extra headers a row may carry: threading (complaints.outreach).
+THREAD_HEADERS = frozenset({"In-Reply-To", "References"})
+
+
+def single_address(address: str) -> str:
+    """``address`` if it is exactly one bare address, else ``Undeliverable``."""
+    if not _ADDRESS.fullmatch(address):
+        raise Undeliverable(f"not one plain e-mail address: {address!r}")
+    return address
+
+
+def one_line(text: str) -> str:
+    """Header text on one line: line breaks and other control characters become spaces."""
+    return " ".join("".join(" " if ord(c) < 32 or c == "\x7f" else c for c in text).split())
+
+
 def _attachments(notification: Notification) -> list[tuple[str, bytes, str]]:
     """The files a row names (complaints.Attachment ids), read from storage."""
     if not notification.attachment_ids:
@@ -171,6 +201,10 @@ def _attachments(notification: Notification) -> list[tuple[str, bytes, str]]:
 
     files = []
     for attachment in Attachment.objects.filter(pk__in=notification.attachment_ids):
+        if attachment.scan_status not in (Attachment.Scan.CLEAN, Attachment.Scan.NOT_SCANNED):
+            # Never mail out a file the malware scan has not cleared (complaints.scanning).
+            logger.warning("attachment %s not sent: scan %s", attachment.pk, attachment.scan_status)
+            continue
         with attachment.file.open("rb") as handle:
             files.append((attachment.original_name, handle.read(), attachment.content_type))
     return files
@@ -226,7 +260,7 @@ def _record_sent(notification: Notification) -> None:
 
 def _record_failure(notification: Notification, error: Exception) -> str:
     message = f"{type(error).__name__}: {error}"[:2000]
-    if notification.attempts >= settings.NOTIFY_MAX_ATTEMPTS:
+    if notification.attempts >= settings.NOTIFY_MAX_ATTEMPTS or isinstance(error, Undeliverable):
         status, next_attempt_at = Status.FAILED, None
         logger.error(
             "notification %s (%s by %s) failed for good after %s attempts: %s",

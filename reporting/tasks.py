@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from ops.retry import ROW_TASK_RETRIES
 from reporting import rollups
 
 
@@ -24,9 +25,13 @@ def rebuild_recent_rollups() -> dict[str, int]:
 # --- Exports, scheduled reports, sampling audits ------------------------------------------
 
 
-@shared_task(name="reporting.tasks.run_export", acks_late=True)
+@shared_task(name="reporting.tasks.run_export", acks_late=True, **ROW_TASK_RETRIES)
 def run_export(job_id: int) -> str:
-    """Build the file of one export job (queued when it was asked for)."""
+    """Build the file of one export job (queued when it was asked for).
+
+    A job that no longer exists, or is not waiting, is skipped; the database unreachable
+    before the job is claimed is retried a few times (``ops.retry``).
+    """
     from reporting import exports
 
     job = exports.run(job_id)

@@ -296,7 +296,10 @@ def _forged_department(request: HttpRequest, lock: int | None) -> bool:
         return False
     if lock is not None:
         return raw != str(lock)
-    return not (raw.isdigit() and Department.objects.filter(pk=int(raw)).exists())
+    # ASCII digits only: str.isdigit() also passes "²", which int() refuses (a 500).
+    return not (
+        raw.isascii() and raw.isdecimal() and Department.objects.filter(pk=int(raw)).exists()
+    )
 
 
 @login_required(login_url="console:login")

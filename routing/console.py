@@ -141,7 +141,7 @@ def _initial(complaint: Complaint, suggestion: Suggestion | None) -> dict[str, A
 def triage(request: HttpRequest, pk: int) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     _require_dispatcher(user)
-    complaint = permissions.complaint_or_404(user, pk)
+    complaint = permissions.complaint_or_404(user, pk, request=request)
     suggestion = complaint.suggestions.select_related("category").first()
     action = request.POST.get("action", "")
     form = TriageForm(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, Count, IntegerField, Q, Sum, Value, When
 from django.utils import timezone
@@ -199,9 +200,14 @@ def assign_by_rules(complaint: Complaint) -> Routed:
     return Routed(complaint, suggestion, classified=True, assigned=True)
 
 
-def stranded(older_than_seconds: int = 300) -> list[int]:
-    """Complaints still in ``received`` with no suggestion: their routing task was lost."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+def stranded(older_than_seconds: int | None = None) -> list[int]:
+    """Complaints still in ``received`` with no suggestion: their routing task was lost.
+
+    Only those older than ``ROUTING_STRANDED_AFTER`` seconds (default), so that a task
+    still waiting in the queue is not raced by the sweep.
+    """
+    age = settings.ROUTING_STRANDED_AFTER if older_than_seconds is None else older_than_seconds
+    cutoff = timezone.now() - timedelta(seconds=age)
     return list(
         Complaint.objects.filter(
             status=Complaint.Status.RECEIVED, created_at__lt=cutoff, suggestions__isnull=True

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
+from complaints.models import Complaint
+from ops.retry import ROW_TASK_RETRIES
 from routing import services
 
+logger = logging.getLogger(__name__)
 
-@shared_task(name="routing.tasks.route_complaint", max_retries=5, default_retry_delay=30)
+
+@shared_task(name="routing.tasks.route_complaint", **ROW_TASK_RETRIES)
 def route_complaint(complaint_id: int) -> None:
-    """Queued after intake commits; safe to run twice (routing is idempotent)."""
-    services.route_complaint(complaint_id)
+    """Queued after intake commits; safe to run twice (routing is idempotent).
+
+    Retried a few times while the database is unreachable; a complaint that no longer
+    exists is not waited for (``ops.retry``).
+    """
+    try:
+        services.route_complaint(complaint_id)
+    except Complaint.DoesNotExist:
+        logger.info("complaint %s to route no longer exists; nothing to do", complaint_id)
 
 
 @shared_task(name="routing.tasks.route_stranded")

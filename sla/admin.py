@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from complaints.admin import ComplaintAdmin, ReadOnlyInline
 from complaints.errors import DomainError
+from ops.admin import RecordAdmin
 from sla import services
 from sla.models import (
     BusinessCalendar,
@@ -222,19 +223,6 @@ class DeadlineInline(ReadOnlyInline):
 
 
 ComplaintAdmin.inlines = [DeadlineInline, *ComplaintAdmin.inlines]
-
-
-class RecordAdmin(admin.ModelAdmin):
-    """Records of what happened: looked at, never added, changed or deleted by hand."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Deadline)

@@ -48,7 +48,7 @@ def request_extension(request: HttpRequest, pk: int) -> HttpResponse:
     deadline = Deadline.objects.filter(pk=pk).select_related("complaint").first()
     if deadline is None:
         raise Http404
-    complaint = permissions.complaint_or_404(user, deadline.complaint_id)
+    complaint = permissions.complaint_or_404(user, deadline.complaint_id, request=request)
     if not permissions.can_act(user, complaint, "request_extension"):
         raise PermissionDenied
     form = ExtensionForm(request.POST or None)
@@ -83,7 +83,7 @@ def decide_extension(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if extension is None:
         raise Http404
-    complaint = permissions.complaint_or_404(user, extension.deadline.complaint_id)
+    complaint = permissions.complaint_or_404(user, extension.deadline.complaint_id, request=request)
     if not permissions.can_act(user, complaint, "decide_extension"):
         raise PermissionDenied
     form = DecisionForm(request.POST or None)
