@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,10 +17,16 @@ from routing.models import Category, Department
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     skip_pg = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://…)")
+    skip_chaos = pytest.mark.skip(reason="fault injection: run with `make chaos`")
     on_postgres = connection.vendor == "postgresql"
+    chaos = Path(__file__).parent / "chaos"
     for item in items:
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(skip_pg)
+        if chaos in Path(item.path).parents:
+            item.add_marker(pytest.mark.chaos)
+            if not os.environ.get("SUTONG_CHAOS"):
+                item.add_marker(skip_chaos)
 
 
 @pytest.fixture(autouse=True)

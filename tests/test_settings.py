@@ -79,6 +79,8 @@ def test_database_url_and_redis_url_select_postgresql_and_redis(tmp_path: Path) 
     assert values["CACHES"]["default"] == {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": "redis://h:6379/0",
+        # A dead Redis costs a request seconds (tests/chaos/test_redis_down.py).
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
     }
     assert not (tmp_path / "broker").exists()
 

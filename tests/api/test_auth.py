@@ -92,7 +92,7 @@ def test_an_unknown_token_answers_401_in_the_callers_language(db: None) -> None:
 def test_a_token_in_the_address_is_refused_even_when_valid(supervisor: User, name: str) -> None:
     _, raw = AccessToken.create_with_token(user=supervisor, name="script")
     response = Api().get(f"/api/v1/complaints/?{name}={raw}")
-    assert response.status_code == 400
+    assert response.status_code == 401
     assert response.json()["code"] == "token_in_query"
 
 

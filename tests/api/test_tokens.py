@@ -212,7 +212,7 @@ class TestOnlyAPersonManagesTokens:
     def test_a_token_in_the_address_is_refused(self, handler: User, name: str) -> None:
         _, raw = AccessToken.create_with_token(user=handler, name="script")
         response = APIClient().get(f"/api/v1/me/?{name}={raw}")
-        assert response.status_code == 400
+        assert response.status_code == 401
         assert response.json()["code"] == "token_in_query"
 
     def test_a_deactivated_owners_token_is_refused(self, handler: User) -> None:

@@ -8,6 +8,7 @@ running — the moment a person would see the result.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,10 +29,16 @@ def swap(page: Any, timeout: float = 10_000) -> Iterator[None]:
     """Run the block (a click, a submit), then wait until htmx swapped and settled."""
     before = settled_count(page)
     yield
-    page.wait_for_function(
-        f"(window.__htmxSettled || 0) > {before} && !document.querySelector('.htmx-request')",
-        timeout=timeout,
+    # Polled with evaluate, not wait_for_function: Playwright runs a waited-for function
+    # through eval inside the page, which the Content-Security-Policy (rightly) forbids.
+    deadline = time.monotonic() + timeout / 1000
+    condition = (
+        f"(window.__htmxSettled || 0) > {before} && !document.querySelector('.htmx-request')"
     )
+    while not page.evaluate(condition):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"htmx did not swap and settle within {timeout / 1000:.0f} s")
+        page.wait_for_timeout(25)
 
 
 def mark_document(page: Any) -> None:

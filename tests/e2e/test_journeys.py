@@ -91,4 +91,8 @@ def test_a_clerk_registers_a_call_and_sees_the_callers_history(
     code = desktop.locator("#tracking-code").inner_text()
     complaint = Complaint.objects.get(tracking_code=code)
     assert complaint.channel == "hotline"
-    assert complaint.events.get().actor == clerk
+    # Received, and the caller's name completed on their record (they had given none).
+    assert {(event.kind, event.actor) for event in complaint.events.all()} == {
+        ("complaint.received", clerk),
+        ("petitioner.updated", clerk),
+    }

@@ -1,16 +1,10 @@
-"""IMAP polling against a small fake IMAP4rev1 server running in a thread on 127.0.0.1.
-
-The server speaks just what ``imaplib`` and the poller use: CAPABILITY, LOGIN, SELECT,
-UID SEARCH, UID FETCH, UID STORE, UID COPY, EXPUNGE, NOOP and LOGOUT.
-"""
+"""IMAP polling against a small fake IMAP4rev1 server running in a thread on 127.0.0.1
+(tests/fake_imap.py, shared with the chaos tests)."""
 
 from __future__ import annotations
 
 import re
-import socketserver
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
@@ -24,124 +18,7 @@ from intake.email import imap
 from intake.email import ingest as ingest_module
 from intake.email.ingest import ingest
 from intake.models import InboundEmail
-
-USER, PASSWORD = "xinfang", "s3cret pass"
-INTERNALDATE = "17-Jul-2026 10:44:25 +0800"
-
-
-@dataclass
-class StoredMessage:
-    uid: int
-    raw: bytes
-    flags: set[str] = field(default_factory=set)
-
-
-@dataclass
-class Mailbox:
-    messages: list[StoredMessage] = field(default_factory=list)
-    copied: dict[str, list[bytes]] = field(default_factory=dict)
-    commands: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, raw: bytes) -> None:
-        uid = max((m.uid for m in self.messages), default=0) + 1
-        self.messages.append(StoredMessage(uid, raw))
-
-    def find(self, uid: str) -> tuple[int, StoredMessage] | None:
-        for number, message in enumerate(self.messages, start=1):
-            if str(message.uid) == uid:
-                return number, message
-        return None
-
-
-class FakeImapHandler(socketserver.StreamRequestHandler):
-    server: FakeImapServer
-
-    def send(self, line: bytes | str) -> None:
-        self.wfile.write((line.encode() if isinstance(line, str) else line) + b"\r\n")
-
-    def handle(self) -> None:
-        box = self.server.mailbox
-        self.send("* OK [CAPABILITY IMAP4rev1] fake IMAP ready")
-        while line := self.rfile.readline():
-            tag, _, rest = line.decode("utf-8", "replace").rstrip("\r\n").partition(" ")
-            command, _, args = rest.partition(" ")
-            command = command.upper()
-            if command == "UID":
-                command, _, args = args.partition(" ")
-                command = "UID " + command.upper()
-            with box.lock:
-                box.commands.append(command)
-                done = self.dispatch(box, tag, command, args)
-            if done:
-                return
-
-    def dispatch(self, box: Mailbox, tag: str, command: str, args: str) -> bool:
-        if command == "CAPABILITY":
-            self.send("* CAPABILITY IMAP4rev1")
-        elif command == "NOOP":
-            pass
-        elif command == "LOGIN":
-            user, _, password = args.partition(" ")
-            if (user.strip('"'), password.strip('"')) != (USER, PASSWORD):
-                self.send(f"{tag} NO [AUTHENTICATIONFAILED] wrong user or password")
-                return False
-        elif command == "SELECT":
-            self.send(f"* {len(box.messages)} EXISTS")
-            self.send("* OK [UIDVALIDITY 1] UIDs valid")
-            self.send(f"{tag} OK [READ-WRITE] SELECT completed")
-            return False
-        elif command == "UID SEARCH":
-            wanted = [m for m in box.messages if "\\Deleted" not in m.flags]
-            self.send("* SEARCH" + "".join(f" {m.uid}" for m in wanted))
-        elif command == "UID FETCH":
-            uid, _, _items = args.partition(" ")
-            if found := box.find(uid):
-                number, message = found
-                self.send(
-                    f'* {number} FETCH (UID {message.uid} INTERNALDATE "{INTERNALDATE}" '
-                    f"BODY[] {{{len(message.raw)}}}"
-                )
-                self.wfile.write(message.raw)
-                self.send(")")
-        elif command == "UID STORE":
-            uid, _, change = args.partition(" ")
-            if found := box.find(uid):
-                number, message = found
-                flags = set(re.findall(r"\\\w+", change))
-                message.flags |= flags
-                flag_list = " ".join(sorted(message.flags))
-                self.send(f"* {number} FETCH (UID {message.uid} FLAGS ({flag_list}))")
-        elif command == "UID COPY":
-            uid, _, folder = args.partition(" ")
-            if found := box.find(uid):
-                box.copied.setdefault(folder.strip('"'), []).append(found[1].raw)
-        elif command == "EXPUNGE":
-            number = 1
-            for message in list(box.messages):
-                if "\\Deleted" in message.flags:
-                    box.messages.remove(message)
-                    self.send(f"* {number} EXPUNGE")
-                else:
-                    number += 1
-        elif command == "LOGOUT":
-            self.send("* BYE fake IMAP closing")
-            self.send(f"{tag} OK LOGOUT completed")
-            return True
-        else:
-            self.send(f"{tag} BAD unknown command {command}")
-            return False
-        self.send(f"{tag} OK {command} completed")
-        return False
-
-
-class FakeImapServer(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, mailbox: Mailbox) -> None:
-        super().__init__(("127.0.0.1", 0), FakeImapHandler)
-        self.mailbox = mailbox
+from tests.fake_imap import PASSWORD, USER, FakeImapServer, Mailbox, serving
 
 
 @pytest.fixture
@@ -151,23 +28,16 @@ def mailbox() -> Mailbox:
 
 @pytest.fixture
 def server(mailbox: Mailbox, settings: Any, tmp_path: Any, db: None) -> Iterator[FakeImapServer]:
-    fake = FakeImapServer(mailbox)
-    thread = threading.Thread(target=fake.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    settings.MEDIA_ROOT = tmp_path
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    settings.INTAKE_IMAP_HOST = "127.0.0.1"
-    settings.INTAKE_IMAP_PORT = fake.server_address[1]
-    settings.INTAKE_IMAP_SECURITY = "none"
-    settings.INTAKE_IMAP_USER = USER
-    settings.INTAKE_IMAP_PASSWORD = PASSWORD
-    settings.INTAKE_IMAP_TIMEOUT = 10
-    try:
+    with serving(mailbox) as (fake, port):
+        settings.MEDIA_ROOT = tmp_path
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+        settings.INTAKE_IMAP_HOST = "127.0.0.1"
+        settings.INTAKE_IMAP_PORT = port
+        settings.INTAKE_IMAP_SECURITY = "none"
+        settings.INTAKE_IMAP_USER = USER
+        settings.INTAKE_IMAP_PASSWORD = PASSWORD
+        settings.INTAKE_IMAP_TIMEOUT = 10
         yield fake
-    finally:
-        fake.shutdown()
-        fake.server_close()
-        thread.join(timeout=10)
 
 
 def mail(number: int) -> bytes:

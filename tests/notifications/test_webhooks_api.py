@@ -169,18 +169,21 @@ def test_a_channel_client_subscribes_for_its_own_complaints_only(
     other = ChannelClient.create_with_token(name="App", scopes=["webhooks"])[0]
     client = as_client(api)
 
-    created = api.post(
-        HOOKS,
-        {
-            "name": "Mine",
-            "url": "https://hooks.example.com/wechat",
-            "events": ["complaint.status_changed"],
-            # Neither may be chosen by a client: it hears of its own complaints, all of them.
-            "client": other.pk,
-            "department": "urban_management",
-        },
-        format="json",
+    body = {
+        "name": "Mine",
+        "url": "https://hooks.example.com/wechat",
+        "events": ["complaint.status_changed"],
+    }
+    # Neither may be chosen by a client: it hears of its own complaints, all of them. Sent
+    # anyway, they are refused by name (unknown fields are errors: api.serializers.check).
+    forged = api.post(
+        HOOKS, {**body, "client": other.pk, "department": "urban_management"}, format="json"
     )
+    assert forged.status_code == 400
+    assert {e["field"] for e in forged.json()["errors"]} == {"client", "department"}
+    assert not WebhookSubscription.objects.exists()
+
+    created = api.post(HOOKS, body, format="json")
 
     assert created.status_code == 201, created.json()
     subscription = WebhookSubscription.objects.get()
