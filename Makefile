@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format typecheck migrations messages lock clean
+.PHONY: help install run test chaos lint format typecheck migrations messages lock clean
 
 help: ## Show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ test: install ## Lint, check migrations and types, run the whole test suite
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/mypy .
 	$(BIN)/pytest
+
+chaos: install ## Fault injection on PostgreSQL + Redis: processes killed, services cut off, 10-min load (~25 min)
+	SUTONG_CHAOS=1 $(BIN)/pytest tests/chaos -m chaos
 
 bench: install ## Benchmarks at scale (PostgreSQL, Redis, wrk; ~40 min): intake under load beside django-helpdesk, 1M-complaint reads, SLA sweep, reports, classifier
 	$(BIN)/python -m bench
