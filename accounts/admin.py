@@ -31,6 +31,10 @@ class AuditedAdminMixin:
     def personal_fields_shown(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return list(self.personal_fields)
 
+    def personal_fields_listed(self, request: HttpRequest) -> list[str]:
+        """The personal fields a list page discloses; by default those shown in full."""
+        return [f for f in self.personal_fields_shown(request) if f != "name"]
+
     def change_view(
         self,
         request: HttpRequest,
@@ -53,7 +57,7 @@ class AuditedAdminMixin:
         response: HttpResponse = super().changelist_view(  # type: ignore[misc]
             request, extra_context
         )
-        fields = [f for f in self.personal_fields_shown(request) if f != "name"]
+        fields = self.personal_fields_listed(request)
         if request.method == "GET" and response.status_code == 200 and fields:
             model = self.model  # type: ignore[attr-defined]
             audit.admin_listed(request, model, fields=fields, searched=bool(request.GET.get("q")))
@@ -67,7 +71,12 @@ class AuditedAdminMixin:
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(AuditedAdminMixin, BaseUserAdmin):
+    """Staff accounts: their e-mail addresses and phone numbers are personal data too, so a
+    record opened, a search of the list (which may be by phone or e-mail: whose number is
+    this?) and every change — a new password included — are in the audit log."""
+
+    personal_fields = ("email", "phone")
     list_display = (
         "username",
         "get_full_name",
@@ -90,6 +99,20 @@ class UserAdmin(BaseUserAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         return super().get_queryset(request).prefetch_related("groups")
+
+    def personal_fields_listed(self, request: HttpRequest) -> list[str]:
+        # The list shows names and roles only; a search may match contact details.
+        return list(self.personal_fields) if request.GET.get("q") else []
+
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
+        response: HttpResponse = super().user_change_password(request, id, form_url)
+        # Saved: back to the account's page (a refused form redirects to itself).
+        saved = response.status_code == 302 and response["Location"] != request.get_full_path()
+        if request.method == "POST" and saved:
+            audit.admin_changed(request, self.get_object(request, id), fields=["password"])
+        return response
 
 
 @admin.register(LoginFailure)

@@ -13,6 +13,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import AccessToken, AuditEntry, User
@@ -320,3 +321,57 @@ def test_the_audit_log_cannot_be_changed_in_the_back_office(admin_user: User) ->
     delete = reverse("admin:accounts_auditentry_delete", args=[entry.pk])
     assert client.post(delete, {"post": "yes"}).status_code == 403
     assert AuditEntry.objects.get(pk=entry.pk).action == "logout"
+
+
+def test_back_office_views_searches_and_changes_of_staff_accounts_are_audit_entries(
+    admin_user: User, handler: User
+) -> None:
+    handler.date_joined = handler.date_joined.replace(microsecond=0)  # as the form sends it
+    handler.save(update_fields=["date_joined"])
+    client = console(admin_user)
+    page = reverse("admin:accounts_user_change", args=[handler.pk])
+    changelist = reverse("admin:accounts_user_changelist")
+
+    assert client.get(changelist).status_code == 200  # names and roles only: no entry
+    assert client.get(changelist, {"q": "13812345678"}).status_code == 200
+    assert client.get(page).status_code == 200
+    form = client.get(page).context["adminform"].form
+    data = {
+        name: value
+        for name, value in form.initial.items()
+        if value is not None and name not in {"groups", "user_permissions", "last_login"}
+    }
+    joined = timezone.localtime(handler.date_joined)  # the form shows local time
+    data.update(
+        phone="13912345678",
+        # The page sends a callable default's initial value alongside, to compare with.
+        **{
+            f"{prefix}date_joined_{n}": joined.strftime(fmt)
+            for prefix in ("", "initial-")
+            for n, fmt in enumerate(("%Y-%m-%d", "%H:%M:%S"))
+        },
+        department=handler.department_id,
+        groups=[g.pk for g in handler.groups.all()],
+    )
+    data.pop("date_joined", None)
+    saved = client.post(page, data)
+    assert saved.status_code == 302, saved.context["adminform"].form.errors
+    password = reverse("admin:auth_user_password_change", args=[handler.pk])
+    moved = client.post(password, {"password1": "a-new-Passw0rd!", "password2": "a-new-Passw0rd!"})
+    assert moved.status_code == 302
+
+    target = f"accounts.user:{handler.pk}"
+    [listed] = entries("admin.listed")
+    assert listed.detail == {"fields": ["email", "phone"], "searched": True}
+    assert [(e.actor, e.target, e.detail["fields"]) for e in entries("admin.viewed")] == [
+        (admin_user, target, ["email", "phone"]),
+        (admin_user, target, ["email", "phone"]),
+    ]
+    assert [(e.target, e.detail) for e in entries("admin.changed")] == [
+        (target, {"fields": ["phone"]}),
+        (target, {"fields": ["password"]}),
+    ]
+    everything = json.dumps([e.detail for e in AuditEntry.objects.all()])
+    assert "13912345678" not in everything
+    assert "13812345678" not in everything
+    assert "a-new-Passw0rd!" not in everything
