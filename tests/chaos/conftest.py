@@ -3,7 +3,7 @@ and cut off on purpose. Skipped by ``make test``; ``make chaos`` sets SUTONG_CHA
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -47,3 +47,23 @@ def sutong(chaos_template: Path, tmp_path: Path) -> Iterator[stack.Stack]:
         yield current
     finally:
         stack.drop_database(current.database)
+
+
+FIGURES = pytest.StashKey[list[tuple[str, str]]]()
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Report a measured figure: printed in the run's summary, without ``-s``."""
+    kept = request.config.stash.setdefault(FIGURES, [])
+    return lambda text: kept.append((request.node.name, text))
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    kept = config.stash.get(FIGURES, [])
+    if kept:
+        terminalreporter.section("chaos figures")
+        for test, text in kept:
+            terminalreporter.write_line(f"{test}: {text}")

@@ -13,6 +13,7 @@ import itertools
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from tests.chaos.faults import Portal, Proxy
@@ -118,6 +119,7 @@ def test_a_database_cut_while_idle_answers_503_and_recovers_without_a_restart(
 
 
 def test_a_database_cut_during_submissions_never_claims_what_it_did_not_store(
+    figures: Callable[[str], None],
     sutong: Stack,
 ) -> None:
     token = sutong.channel_token()
@@ -211,4 +213,11 @@ def test_a_database_cut_during_submissions_never_claims_what_it_did_not_store(
     )
     portal_answers = Counter(status for kind, status, _, _ in answers if kind == "portal")
     assert portal_answers[302] <= portal_stored <= portal_answers[302] + portal_answers[503]
-    print("answers", statuses, "retries", retried)
+    by = {
+        name: {status: n for (portal, status), n in sorted(statuses.items()) if portal == is_portal}
+        for name, is_portal in (("API", False), ("portal", True))
+    }
+    figures(
+        f"answers during the cut: API {by['API']}, portal {by['portal']}; "
+        f"the API's 503s sent again with their key: {dict(sorted(retried.items()))}"
+    )

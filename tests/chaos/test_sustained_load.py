@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -55,7 +56,9 @@ def backlog(database_url: str) -> int:
     )
 
 
-def test_seventy_percent_of_peak_for_minutes_loses_nothing(sutong: Stack) -> None:
+def test_seventy_percent_of_peak_for_minutes_loses_nothing(
+    sutong: Stack, figures: Callable[[str], None]
+) -> None:
     token = sutong.channel_token("sustained-load")
     database_url = sutong.database_url
     runs: list[tuple[load.LoadResult, int]] = []  # each run and its connections
@@ -109,8 +112,8 @@ def test_seventy_percent_of_peak_for_minutes_loses_nothing(sutong: Stack) -> Non
 
     answered = sum(result.ok for result, _ in runs)
     cut_off = sum(connections for _, connections in runs)
-    print(
-        f"\nsustained load: peak {peak:.0f}/s ({connections} connections); "
+    figures(
+        f"peak {peak:.0f}/s ({connections} connections); "
         f"paced at {0.7 * peak:.0f}/s for {paced.seconds:.0f} s: {paced.rate:.1f}/s achieved, "
         f"p50 {paced.p50_ms:.1f} ms, p90 {paced.p90_ms:.1f} ms, p99 {paced.p99_ms:.1f} ms; "
         f"{answered} accepted, {stored} stored; routing backlog {waiting} at the end, "
