@@ -293,16 +293,12 @@ def measure(
     if best[0].rate == 0:
         raise RuntimeError(f"{target.name}: no request succeeded: {best[0].statuses}")
     if paced:
-        quiet = load.hammer(target, seconds=3, connections=1)
-        answered += quiet.ok
-        cut_off += 1
         rate = 0.7 * best[0].rate
         trial, slow = load.at_rate(
             target,
             rate=rate,
             seconds=seconds,
             connections=max(8, best[1]),
-            latency_ms=quiet.p50_ms,
         )
         answered += trial.ok + slow.ok
         cut_off += 2 * max(8, best[1])

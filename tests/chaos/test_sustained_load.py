@@ -87,14 +87,12 @@ def test_seventy_percent_of_peak_for_minutes_loses_nothing(
             best = max(range(len(measured)), key=lambda i: measured[i].rate)
             peak, connections = measured[best].rate, PEAK_CONNECTIONS[best]
         assert peak > 0, f"no complaint accepted at all: {runs[-1][0].statuses}"
-        quiet = run(load.hammer(target, seconds=3, connections=1), 1)
         paced_connections = max(8, connections)
         trial, paced = load.at_rate(
             target,
             rate=0.7 * peak,
             seconds=LOAD_SECONDS,
             connections=paced_connections,
-            latency_ms=quiet.p50_ms,
         )
         run(trial, paced_connections)
         run(paced, paced_connections)
