@@ -43,9 +43,11 @@ def record(
     request: HttpRequest | None = None,
     actor: User | None = None,
     target: str = "",
+    ip: str | None = None,
     **detail: Any,
 ) -> AuditEntry:
-    """Write one audit entry. ``actor`` defaults to the request's authenticated user.
+    """Write one audit entry. ``actor`` defaults to the request's authenticated user, and
+    ``ip`` to the request's client address (given, for an act known without a request).
 
     An act through the API notes the token it used (its id: a token stands for a script,
     and a leaked one is found by what it did).
@@ -61,7 +63,7 @@ def record(
         actor_name=actor.get_username() if actor is not None else "",
         action=action,
         target=target[:255],
-        ip=client_ip(request),
+        ip=client_ip(request) if request is not None else ip,
         detail={key: _plain(value) for key, value in detail.items()},
     )
 
@@ -160,7 +162,7 @@ def login_locked(*, username: str, ip: str | None, until: Any, by: str) -> Audit
         target=_user_target(username) if by == "username" else f"ip:{ip or '-'}",
         locked_by=by,
         until=until.isoformat(),
-        ip_address=ip,
+        ip=ip,
     )
 
 

@@ -32,6 +32,7 @@ from api.serializers import (
 )
 from complaints import permissions, queues, services, tracking
 from complaints.models import Complaint, Delivery
+from ops.params import ascii_int
 from routing.models import Category, Department
 
 User = get_user_model()
@@ -56,7 +57,7 @@ def expected_version(request: Request, given: int | None) -> int | None:
     if given is not None:
         return given
     match = request.headers.get("If-Match", "").strip().strip('W/"')
-    return int(match) if match.isdigit() else None
+    return ascii_int(match)
 
 
 # --- Listing and reading ----------------------------------------------------------------

@@ -7,7 +7,6 @@ every web process counts the same calls. A channel client may have a limit of it
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.conf import settings
@@ -30,7 +29,7 @@ class PerCaller(BaseThrottle):
         return ratelimit.hit("api", subject, limit=limit, window=WINDOW)
 
     def wait(self) -> float:
-        return WINDOW - time.time() % WINDOW
+        return ratelimit.window_left(WINDOW)
 
     @staticmethod
     def _budget(request: Request) -> tuple[str, int]:

@@ -447,6 +447,7 @@ class QuarantineAdmin(RecordAdmin):
     """
 
     list_display = ("original_name", "complaint", "scan_status", "scan_result", "scanned_at")
+    list_select_related = ("complaint",)
     list_filter = ("scan_status",)
     search_fields = ("original_name", "scan_result", "complaint__tracking_code", "sha256")
     fields = (
@@ -463,25 +464,16 @@ class QuarantineAdmin(RecordAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> Any:
-        cleared = [Attachment.Scan.CLEAN, Attachment.Scan.NOT_SCANNED]
-        return super().get_queryset(request).exclude(scan_status__in=cleared)
+        return super().get_queryset(request).exclude(scan_status__in=Attachment.OPENABLE)
 
     def _may_see(self, request: HttpRequest) -> bool:
         user = request.user
         return bool(
-            user.is_active
-            and user.is_staff
-            and (
-                user.is_superuser
-                or (
-                    permissions.has_wide_scope(user)
-                    and user.has_perm(permissions.perm("manage_department"))
-                )
-            )
+            user.is_active and user.is_staff and (user.is_superuser or services.reviews(user))
         )
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return self._may_see(request) or super().has_module_permission(request)
+        return self._may_see(request)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._may_see(request)

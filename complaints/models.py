@@ -574,6 +574,9 @@ class Attachment(models.Model):
         FAILED = "failed", _("Could not be scanned")
         NOT_SCANNED = "not_scanned", _("Not scanned (no scanner configured)")
 
+    # Statuses whose bytes may be opened or sent (the rest: waiting, quarantined, failed).
+    OPENABLE = frozenset({Scan.CLEAN, Scan.NOT_SCANNED})
+
     complaint = models.ForeignKey(
         Complaint, verbose_name=_("complaint"), on_delete=models.PROTECT, related_name="attachments"
     )
@@ -626,6 +629,12 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+    @property
+    def openable(self) -> bool:
+        """May staff open these bytes, or may they be sent on? Only once the scan cleared
+        them (or no scanner is configured)."""
+        return self.scan_status in self.OPENABLE
 
 
 class Delivery(models.TextChoices):

@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from complaints.models import ContactPreference, Delivery
 from notifications.models import Notification
 from notifications.services import Recipient, notify
+from ops.params import ascii_int
 
 if TYPE_CHECKING:
     from complaints.models import Complaint, Reply
@@ -117,7 +118,7 @@ def reply_id_of(dedupe_key: str) -> int | None:
     """The reply a ``reply.sent`` row carries, read back from its ``dedupe_key``."""
     kind, _sep, rest = dedupe_key.partition(":")
     number = rest.split(":", 1)[0]
-    return int(number) if kind == "reply" and number.isdigit() else None
+    return ascii_int(number) if kind == "reply" else None
 
 
 def send_reply(complaint: Complaint, reply: Reply, *, survey_token: str) -> int:

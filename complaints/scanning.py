@@ -21,6 +21,7 @@ for staff only (they may contact the petitioner through the case).
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -37,7 +38,7 @@ from complaints.models import Attachment
 logger = logging.getLogger(__name__)
 
 Scan = Attachment.Scan
-OPENABLE = {Scan.CLEAN, Scan.NOT_SCANNED}
+OPENABLE = Attachment.OPENABLE
 
 __all__ = [
     "AttachmentUnavailable",
@@ -191,12 +192,17 @@ def _delete_quietly(storage: Storage, name: str) -> None:
 def scan_pending(*, limit: int = 100) -> dict[str, int]:
     """Scan files still pending, oldest first (beat, after a clamd or broker outage).
 
-    Stops at the first unreachable clamd: the rest waits for the next run.
+    Stops at the first unreachable clamd: the rest waits for the next run. Files younger
+    than one sweep interval are left to the task their upload queued, so a fresh file is
+    not scanned (and, if infected, quarantined) twice at once.
     """
     report: dict[str, int] = {}
     if not enabled():
         return report
-    pending = Attachment.objects.filter(scan_status=Scan.PENDING).order_by("created_at", "pk")
+    settled = timezone.now() - timedelta(seconds=settings.CLAMAV_SWEEP_INTERVAL)
+    pending = Attachment.objects.filter(scan_status=Scan.PENDING, created_at__lt=settled).order_by(
+        "created_at", "pk"
+    )
     for attachment_id in pending.values_list("pk", flat=True)[:limit]:
         try:
             status = scan_attachment(attachment_id=attachment_id)

@@ -9,6 +9,7 @@ from celery import shared_task
 
 from complaints import retention, scanning, services
 from complaints.clamd import ScannerUnavailable
+from ops.retry import ROW_TASK_RETRIES, TRANSIENT_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +34,14 @@ def close_the_loop() -> dict[str, int]:
 @shared_task(
     name="complaints.tasks.scan_attachment",
     acks_late=True,
-    autoretry_for=(ScannerUnavailable,),
-    retry_backoff=30,  # 30 s, 1 min, 2 min … while clamd is down
-    retry_backoff_max=30 * 60,
-    retry_jitter=True,
-    max_retries=8,  # then beat's sweep keeps trying; the file stays pending, not lost
+    **{
+        **ROW_TASK_RETRIES,
+        # clamd down, as well as the database: 30 s, 1 min, 2 min … up to half an hour,
+        # then beat's sweep keeps trying; the file stays pending, not lost.
+        "autoretry_for": (ScannerUnavailable, *TRANSIENT_ERRORS),
+        "retry_backoff_max": 30 * 60,
+        "max_retries": 8,
+    },
 )
 def scan_attachment(attachment_id: int) -> str:
     """Scan one new file (queued after the commit that stored it). Idempotent."""

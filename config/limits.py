@@ -7,7 +7,8 @@ byte of the body is read; Django never reads past that length (and reads nothing
 body that declares none), so the declaration is the bound.
 
 ``bad_request`` is the 400 page (``handler400``): thousands of form fields or files, or a
-malformed body, get a message in the visitor's language, in JSON under /api/.
+malformed body, get a message in the visitor's language and the caller's format
+(``ops.answers``).
 """
 
 from __future__ import annotations
@@ -16,23 +17,15 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
-_MACHINE_PATHS = ("/api/", "/open311/")
-
-
-def _answer(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
-    if request.path.startswith(_MACHINE_PATHS):
-        return JsonResponse({"code": code, "message": message, "errors": []}, status=status)
-    response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+from ops.answers import error_response
 
 
 def _too_large(request: HttpRequest, limit_bytes: int, status: int = 413) -> HttpResponse:
     limit = limit_bytes / 1024 / 1024
-    return _answer(
+    return error_response(
         request,
         status,
         "request_too_large",
@@ -69,14 +62,14 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
         message = _("Too many files in one request: at most %(count)d.") % {
             "count": settings.DATA_UPLOAD_MAX_NUMBER_FILES
         }
-        return _answer(request, 400, "too_many_files", message)
+        return error_response(request, 400, "too_many_files", message)
     if isinstance(exception, TooManyFieldsSent):
         message = _("Too many fields in one request: at most %(count)d.") % {
             "count": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
         }
-        return _answer(request, 400, "too_many_fields", message)
+        return error_response(request, 400, "too_many_fields", message)
     if isinstance(exception, RequestDataTooBig):
         # Fields (not files) beyond DATA_UPLOAD_MAX_MEMORY_SIZE, e.g. base64 in JSON.
         # Django's own answer to it is a 400; kept, with the reason said.
         return _too_large(request, settings.DATA_UPLOAD_MAX_MEMORY_SIZE, status=400)
-    return _answer(request, 400, "bad_request", _("The request could not be understood."))
+    return error_response(request, 400, "bad_request", _("The request could not be understood."))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 
 from django.core.cache import cache
 
@@ -34,12 +35,23 @@ def _key(scope: str, subject: str, window: int, *, back: int = 0) -> str:
     return f"ratelimit:{scope}:{digest}:{int(time.time() // window) - back}"
 
 
-def _carried(scope: str, subject: str, window: int) -> float:
-    """The previous window's count, weighted by its share of the last ``window`` seconds."""
-    previous = cache.get(_key(scope, subject, window, back=1))
-    if previous is None:
-        return 0.0
-    return int(previous) * (1 - (time.time() % window) / window)
+def _weighted(scope: str, subject: str, window: int, *, current: int | None = None) -> float:
+    """Attempts within the last ``window`` seconds, as the sliding limit counts them: this
+    window's (read, unless ``current`` is given) plus the previous window's, weighted by
+    the share of it still inside. One cache round trip."""
+    previous_key, current_key = (_key(scope, subject, window, back=b) for b in (1, 0))
+    found = cache.get_many([previous_key] if current is not None else [previous_key, current_key])
+    made = current if current is not None else int(found.get(current_key) or 0)
+    share = 1 - (time.time() % window) / window
+    return made + int(found.get(previous_key) or 0) * share
+
+
+def _fail_open(scope: str, judge: Callable[[], bool], *, otherwise: bool) -> bool:
+    try:
+        return judge()
+    except Exception:  # any cache backend's failure, as in ``count``
+        logger.warning("Rate limit %s not read: the cache is unreachable", scope, exc_info=True)
+        return otherwise
 
 
 def count(scope: str, subject: str, *, window: int) -> int | None:
@@ -68,22 +80,14 @@ def hit(scope: str, subject: str, *, limit: int, window: int) -> bool:
     made = count(scope, subject, window=window)
     if made is None:
         return True
-    try:
-        return made + _carried(scope, subject, window) <= limit
-    except Exception:  # fail open, as in ``count``
-        logger.warning("Rate limit %s not read: the cache is unreachable", scope, exc_info=True)
-        return True
+    return _fail_open(
+        scope, lambda: _weighted(scope, subject, window, current=made) <= limit, otherwise=True
+    )
 
 
 def exceeded(scope: str, subject: str, *, limit: int, window: int) -> bool:
     """Has the subject used up its attempts? (Does not count one.) False if unknown."""
-    try:
-        value = cache.get(_key(scope, subject, window))
-        made = (int(value) if value is not None else 0) + _carried(scope, subject, window)
-    except Exception:  # fail open, as in ``count``
-        logger.warning("Rate limit %s not read: the cache is unreachable", scope, exc_info=True)
-        return False
-    return made >= limit
+    return _fail_open(scope, lambda: _weighted(scope, subject, window) >= limit, otherwise=False)
 
 
 def window_left(window: int) -> int:

@@ -168,6 +168,10 @@ def send(notification: Notification, *, sms_backend: sms.BaseSmsBackend | None =
         raise ValueError(f"channel {notification.channel!r} is not delivered by a worker")
 
 
+class ScanPending(RuntimeError):
+    """A file of the row still waits for its malware scan: tried again later."""
+
+
 class Undeliverable(ValueError):
     """The row cannot be sent as it is (no retry helps): it fails at once."""
 
@@ -201,7 +205,11 @@ def _attachments(notification: Notification) -> list[tuple[str, bytes, str]]:
 
     files = []
     for attachment in Attachment.objects.filter(pk__in=notification.attachment_ids):
-        if attachment.scan_status not in (Attachment.Scan.CLEAN, Attachment.Scan.NOT_SCANNED):
+        if attachment.scan_status == Attachment.Scan.PENDING:
+            # Sent without it, the reply would arrive incomplete for good: wait (retried
+            # with the usual backoff) until the scan has decided.
+            raise ScanPending(f"attachment {attachment.pk} is waiting for its malware scan")
+        if not attachment.openable:
             # Never mail out a file the malware scan has not cleared (complaints.scanning).
             logger.warning("attachment %s not sent: scan %s", attachment.pk, attachment.scan_status)
             continue

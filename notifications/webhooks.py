@@ -51,6 +51,7 @@ from complaints.models import Complaint, Event, Reply
 from notifications.models import Notification, WebhookSubscription
 from notifications.services import insert_new, kick
 from notifications.webhook_targets import check_target, validate_webhook_url
+from ops.params import ascii_int
 from ops.snapshot import Snapshot
 
 __all__ = [
@@ -340,8 +341,8 @@ def verify_signature(
     timestamp, candidates = None, []
     for part in header.split(","):
         name, _sep, value = part.strip().partition("=")
-        if name == "t" and value.isdigit():
-            timestamp = int(value)
+        if name == "t" and (number := ascii_int(value)) is not None:
+            timestamp = number
         elif name == "v1":
             candidates.append(value)
     if timestamp is None or not candidates:

@@ -22,11 +22,13 @@ import sys
 
 from django.contrib.sessions.backends.base import UpdateError
 from django.contrib.sessions.exceptions import SessionInterrupted
-from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.views.defaults import server_error as django_server_error
+
+from ops.answers import error_response
+from ops.retry import TRANSIENT_ERRORS
 
 # Seconds a client is asked to wait: long enough for a restart or a fail-over to finish,
 # short enough that a channel's retry queue does not stall.
@@ -42,7 +44,7 @@ def database_unavailable(error: BaseException | None) -> bool:
     for _hop in range(10):
         if error is None:
             return False
-        if isinstance(error, OperationalError | InterfaceError):
+        if isinstance(error, TRANSIENT_ERRORS):
             return True
         error = error.__cause__
     return False
@@ -65,23 +67,8 @@ def session_lost_with_database(error: BaseException | None) -> bool:
 def unavailable_response(request: HttpRequest) -> HttpResponse:
     """503 in the format the caller reads: the API's, Open311's, or an HTML page."""
     message = _("The service is briefly unavailable. Please try again in a moment.")
-    response: HttpResponse
-    if request.path.startswith("/api/"):
-        response = JsonResponse(
-            {"code": "unavailable", "message": message, "errors": []},
-            status=503,
-            json_dumps_params={"ensure_ascii": False},
-        )
-    elif request.path.startswith("/open311/"):
-        from intake.open311 import formats
-
-        fmt = "xml" if request.path.endswith(".xml") else "json"
-        response = formats.error_response(fmt, 503, [message])
-    else:
-        html = render_to_string(
-            "503.html", {"message": message, "retry_after": RETRY_AFTER_SECONDS}
-        )
-        response = HttpResponse(html, status=503)
+    page = render_to_string("503.html", {"message": message, "retry_after": RETRY_AFTER_SECONDS})
+    response = error_response(request, 503, "unavailable", message, page=page)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response["Cache-Control"] = "no-store"
     return response

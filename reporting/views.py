@@ -18,6 +18,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
+from ops.params import ascii_int
 from reporting import charts, kpis
 from reporting.access import department_lock
 from reporting.definitions import COHORTS, DEFINITIONS
@@ -296,10 +297,8 @@ def _forged_department(request: HttpRequest, lock: int | None) -> bool:
         return False
     if lock is not None:
         return raw != str(lock)
-    # ASCII digits only: str.isdigit() also passes "²", which int() refuses (a 500).
-    return not (
-        raw.isascii() and raw.isdecimal() and Department.objects.filter(pk=int(raw)).exists()
-    )
+    pk = ascii_int(raw)
+    return not (pk is not None and Department.objects.filter(pk=pk).exists())
 
 
 @login_required(login_url="console:login")

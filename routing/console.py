@@ -33,6 +33,7 @@ from complaints.console.htmx import render_page
 from complaints.errors import DomainError
 from complaints.forms import ClassifyForm, ReasonForm, RequestInfoForm, StaffChoiceField
 from complaints.models import Complaint
+from ops.params import ascii_int
 from routing import services
 from routing.models import Category, Department, DuplicateCandidate, Suggestion
 
@@ -245,9 +246,7 @@ def _act(
         }
     if action in ("merge", "dismiss"):
         candidate_id = request.POST.get("candidate", "")
-        candidate = complaint.duplicate_candidates.filter(
-            pk=int(candidate_id) if candidate_id.isdigit() else 0
-        ).first()
+        candidate = complaint.duplicate_candidates.filter(pk=ascii_int(candidate_id) or 0).first()
         if candidate is None:
             raise Http404
         if action == "merge":

@@ -200,14 +200,13 @@ def assign_by_rules(complaint: Complaint) -> Routed:
     return Routed(complaint, suggestion, classified=True, assigned=True)
 
 
-def stranded(older_than_seconds: int | None = None) -> list[int]:
+def stranded() -> list[int]:
     """Complaints still in ``received`` with no suggestion: their routing task was lost.
 
-    Only those older than ``ROUTING_STRANDED_AFTER`` seconds (default), so that a task
-    still waiting in the queue is not raced by the sweep.
+    Only those older than ``ROUTING_STRANDED_AFTER`` seconds, so that a task still waiting
+    in the queue is not raced by the sweep.
     """
-    age = settings.ROUTING_STRANDED_AFTER if older_than_seconds is None else older_than_seconds
-    cutoff = timezone.now() - timedelta(seconds=age)
+    cutoff = timezone.now() - timedelta(seconds=settings.ROUTING_STRANDED_AFTER)
     return list(
         Complaint.objects.filter(
             status=Complaint.Status.RECEIVED, created_at__lt=cutoff, suggestions__isnull=True

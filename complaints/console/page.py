@@ -52,6 +52,7 @@ from complaints.models import (
 )
 from complaints.privacy import petitioner_view
 from notifications.delivery import absolute_url
+from ops.params import ascii_int
 from routing.models import Category, Department
 
 # Event payload fields worth showing on the timeline, in this order: free text first,
@@ -487,7 +488,7 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     found = _visible(request, pk)
     version = request.POST.get("version", "")
-    expected = int(version) if version.isdigit() else None
+    expected = ascii_int(version)
     if action in IN_PLACE and is_htmx(request):
         return _act_in_place(request, found, action, expected)
     try:

@@ -28,6 +28,7 @@ from complaints.console.widgets import QuickSelect
 from complaints.errors import DomainError
 from complaints.forms import StaffChoiceField
 from complaints.models import Complaint, SavedFilter
+from ops.params import ascii_int
 from routing.models import Department
 
 # Query parameters that belong to one visit, not to a view worth saving.
@@ -157,8 +158,9 @@ def _picks(values: list[str]) -> dict[int, int | None]:
     picked: dict[int, int | None] = {}
     for value in values:
         pk, _sep, version = value.partition(":")
-        if pk.isdigit():
-            picked[int(pk)] = int(version) if version.isdigit() else None
+        number = ascii_int(pk)
+        if number is not None:
+            picked[number] = ascii_int(version)
     return picked
 
 

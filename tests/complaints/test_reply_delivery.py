@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import translation
+from django.utils import timezone, translation
 
 from accounts.models import User
 from complaints import outreach, services, surveys
 from complaints.errors import GuardFailed, PermissionDenied
-from complaints.models import Complaint, Delivery, Event, Reply
+from complaints.models import Attachment, Complaint, Delivery, Event, Reply
 from notifications import sms
 from notifications.delivery import deliver_due
 from notifications.models import Notification
@@ -98,6 +98,31 @@ class TestEmail:
         assert row.url == f"/survey/{surveys.token_for(survey.pk)}/"
         assert row.attachment_ids == [reply.attachments.get().pk]
         assert "您好，路灯已修复。" in row.body
+
+    def test_a_file_still_waiting_for_its_malware_scan_holds_the_mail_back_not_drops_it(
+        self, urban: Department, handler: User, mailoutbox: list[Any]
+    ) -> None:
+        complaint = by_email(urban, handler)
+        services.draft_reply(
+            complaint_id=complaint.pk,
+            body="您好，路灯已修复。",
+            actor=handler,
+            attachments=[SimpleUploadedFile("维修单.pdf", b"%PDF-1.4 receipt", "application/pdf")],
+        )
+        services.send_reply(complaint_id=complaint.pk, actor=handler)
+        file = Reply.objects.get().attachments.get()
+        Attachment.objects.filter(pk=file.pk).update(scan_status=Attachment.Scan.PENDING)
+
+        report = deliver_due()
+        assert (report.sent, mailoutbox) == (0, [])
+        [row] = to_petitioner(complaint)
+        assert (row.status, row.attempts) == ("pending", 1)  # tried again after the backoff
+
+        Attachment.objects.filter(pk=file.pk).update(scan_status=Attachment.Scan.CLEAN)
+        Notification.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+        assert deliver_due().sent == 1
+        [message] = mailoutbox
+        assert [name for name, _content, _type in message.attachments] == ["维修单.pdf"]
 
     def test_the_outbox_sends_it_with_headers_and_files_and_the_reply_counts_as_delivered(
         self, urban: Department, handler: User, mailoutbox: list[Any]

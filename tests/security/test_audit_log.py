@@ -216,6 +216,7 @@ def test_logins_failures_lockouts_and_logouts_are_audit_entries(
     assert failed == ["user:handler", "user:handler", "user:(unknown)"]
     [locked] = entries("login.locked")
     assert (locked.target, locked.detail["locked_by"]) == ("user:handler", "username")
+    assert locked.ip == "127.0.0.1"  # the address, in its column like every entry's
     assert not AuditEntry.objects.filter(detail__icontains="wrong-").exists()
     assert "hunter2" not in json.dumps(list(AuditEntry.objects.values("target", "detail")))
 

@@ -277,6 +277,11 @@ def test_a_body_far_over_the_limit_is_refused_before_it_is_read(settings: Any) -
     api = b"".join(WSGIHandler()(environ, start_response))
     assert json.loads(api)["code"] == "request_too_large"
     assert stream.consumed == 0
+    # Open311 clients read Open311's own error document.
+    environ = {**environ, "PATH_INFO": "/open311/v2/requests.json"}
+    open311 = json.loads(b"".join(WSGIHandler()(environ, start_response)))
+    assert [error["code"] for error in open311] == [413]
+    assert stream.consumed == 0
 
 
 def test_thousands_of_form_fields_are_a_clear_400() -> None:
