@@ -24,12 +24,13 @@ from api.errors import body as error_body
 from api.permissions import channel_scope
 from api.schema import ERROR_RESPONSE
 from api.serializers import validated
+from complaints.files import Upload
 from complaints.models import Complaint, ContactPreference, Petitioner
 from intake import idempotency
 from intake.links import private_link
 from intake.models import ChannelClient
 from intake.services import InvalidSubmission, submit
-from intake.submission import Submission, Upload
+from intake.submission import Submission
 from ops import faults
 
 

@@ -28,9 +28,9 @@ from api.schema import ERROR_RESPONSE
 from api.serializers import ComplaintFacts, SubmissionOut, validated
 from complaints import services, surveys, tracking
 from complaints.errors import InvalidTransition
+from complaints.files import UploadRejected
 from complaints.models import Complaint
 from intake import services as intake_services
-from intake.files import UploadRejected
 from intake.models import ChannelClient
 
 READ = [channel_scope(ChannelClient.Scope.READ_OWN)]

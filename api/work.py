@@ -27,11 +27,9 @@ from api.permissions import StaffOnly
 from api.schema import ERROR_RESPONSE
 from api.serializers import Person, Reference, person, reference, validated
 from complaints import services
+from complaints.files import Upload, UploadRejected, checked_files
 from complaints.forms import MultipleFileField
 from complaints.models import CoHandlingTask, Complaint, Event
-from intake.files import UploadRejected
-from intake.services import checked_files
-from intake.submission import Upload
 from routing.models import Department
 from sla import services as sla_services
 from sla.models import ExtensionRequest

@@ -5,7 +5,6 @@ Used by the back-office transition pages now and by the staff console later.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -19,22 +18,12 @@ from complaints.models import Complaint, Delivery
 from routing.models import Category, Department
 
 
-def _unchecked(files: list[Any]) -> list[Any]:
-    return files
-
-
-# How files are judged by their bytes before they are stored (types, spoofed names,
-# archive bombs). The rules live in intake.files; intake depends on complaints, never the
-# reverse, so IntakeConfig.ready() installs its check here for the console's own uploads.
-check_files: Callable[[list[Any]], list[Any]] = _unchecked
-
-
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
 class MultipleFileField(forms.FileField):
-    """Several files in one input; each is checked by intake.files when submitted."""
+    """Several files in one input; each is checked by ``complaints.files`` when submitted."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("widget", MultipleFileInput(attrs={"multiple": True}))

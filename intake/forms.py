@@ -10,9 +10,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from complaints.errors import GuardFailed
+from complaints.files import Upload
 from complaints.forms import MultipleFileField
 from complaints.models import Complaint, ContactPreference, Petitioner
-from intake.submission import Submission, Upload
+from intake.submission import Submission
 
 
 class PortalForm(forms.Form):

@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -25,10 +24,10 @@ from accounts.models import User
 from complaints import services as complaint_services
 from complaints.contacts import normalize_phone
 from complaints.errors import GuardFailed
+from complaints.files import CheckedUpload, Upload, UploadRejected, checked_files
 from complaints.models import Complaint, ContactPreference, Petitioner
-from intake.files import UploadRejected, check_upload
 from intake.models import ClientSubmission
-from intake.submission import Submission, Upload
+from intake.submission import Submission
 
 __all__ = [
     "Receipt",
@@ -198,25 +197,6 @@ def _find_or_create_petitioner(
 # --- Files ------------------------------------------------------------------------------
 
 
-class _UploadFile(ContentFile):
-    """A checked upload in the shape complaints.services stores."""
-
-    def __init__(self, upload: Upload, name: str, content_type: str) -> None:
-        super().__init__(upload.data, name=name)
-        self.content_type = content_type
-        self.inline = upload.inline
-        self.content_id = upload.content_id
-
-
-def checked_files(uploads: Sequence[Upload]) -> list[_UploadFile]:
-    """Every upload checked by its bytes; the first refused one raises UploadRejected."""
-    files = []
-    for upload in uploads:
-        checked = check_upload(upload.name, upload.data)
-        files.append(_UploadFile(upload, checked.name, checked.content_type))
-    return files
-
-
 # --- Use cases --------------------------------------------------------------------------
 
 
@@ -264,7 +244,7 @@ def _store(
     submission: Submission,
     phone: str,
     email: str,
-    files: list[_UploadFile],
+    files: list[CheckedUpload],
     missing: tuple[str, ...],
     actor: User | None,
     actor_label: str,

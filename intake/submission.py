@@ -12,30 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-
-@dataclass(frozen=True)
-class Upload:
-    """A file as received: the claimed name and type are checked against the bytes."""
-
-    name: str
-    data: bytes
-    content_type: str = ""
-    # An image the message shows in its body (e-mail cid:), not a file the sender attached.
-    inline: bool = False
-    content_id: str = ""
-
-    @classmethod
-    def from_file(cls, file: Any) -> Upload:
-        """From an uploaded file (Django's UploadedFile or anything with name/read)."""
-        from django.conf import settings
-
-        # One byte past the limit is enough to refuse it (intake.files.check_upload);
-        # a huge upload (already on disk, streamed) is never read whole into memory.
-        return cls(
-            name=getattr(file, "name", "") or "",
-            content_type=getattr(file, "content_type", "") or "",
-            data=file.read(settings.ATTACHMENT_MAX_BYTES + 1),
-        )
+from complaints.files import Upload
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 from complaints import selectors, surveys
 from complaints import services as complaint_services
 from complaints.errors import GuardFailed, InvalidTransition
+from complaints.files import Upload
 from complaints.forms import SurveyForm, WithdrawForm
 from complaints.models import Complaint
 from intake import lookup, services
 from intake.forms import SubmitForm, SupplementForm, TrackForm
 from intake.links import private_link
-from intake.submission import Upload
 
 SESSION_TRACKED = "tracked_complaints"
 SESSION_SUBMITTED = "just_submitted"

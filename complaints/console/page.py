@@ -34,11 +34,19 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
-from complaints import approvals, outreach, permissions, scanning, selectors, services, surveys
-from complaints import forms as complaint_forms
+from complaints import (
+    approvals,
+    outreach,
+    permissions,
+    scanning,
+    selectors,
+    services,
+    surveys,
+)
 from complaints.console.htmx import is_htmx, redirect_page
 from complaints.console.widgets import quicken
 from complaints.errors import DomainError
+from complaints.files import Upload, checked_files
 from complaints.forms import DeliveryForm, MultipleFileField, SurveyForm
 from complaints.models import (
     OPEN_STATES,
@@ -114,9 +122,11 @@ class DraftForm(forms.Form):
     )
 
     def clean_attachments(self) -> list[Any]:
-        # Judged by their bytes like every other door's files (complaints.forms.check_files).
+        # Judged by their bytes like every other door's files.
         try:
-            return complaint_forms.check_files(self.cleaned_data["attachments"])
+            return checked_files(
+                [Upload.from_file(file) for file in self.cleaned_data["attachments"]]
+            )
         except DomainError as error:
             raise forms.ValidationError(str(error)) from error
 

@@ -32,6 +32,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from complaints.files import Upload, UploadRejected, check_upload
 from complaints.models import Complaint, ContactPreference
 from intake import services
 from intake.email.parser import (
@@ -41,9 +42,8 @@ from intake.email.parser import (
     synthetic_message_id,
 )
 from intake.email.replies import clean_subject, strip_quoted_reply
-from intake.files import UploadRejected, check_upload
 from intake.models import DeadLetter, InboundEmail
-from intake.submission import Submission, Upload
+from intake.submission import Submission
 
 logger = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from accounts.lockout import client_ip
+from complaints.files import Upload
 from intake.models import ChannelClient
 from intake.open311.params import Open311Error, form_of, param, shown
-from intake.submission import Upload
 
 # Lengths the spec or the storage allows.
 DESCRIPTION_MAX = 4000

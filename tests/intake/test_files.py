@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from intake.files import UploadRejected, check_upload, safe_filename
+from complaints.files import UploadRejected, check_upload, safe_filename
 
 
 def zipped(members: dict[str, bytes]) -> bytes:

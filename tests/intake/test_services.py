@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from django.utils import timezone, translation
 
+from complaints.files import Upload, UploadRejected
 from complaints.models import Complaint, Event, Petitioner
 from intake import services
-from intake.files import UploadRejected
-from intake.submission import Submission, Upload
+from intake.submission import Submission
 
 pytestmark = pytest.mark.django_db
 S = Complaint.Status

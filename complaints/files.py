@@ -3,6 +3,9 @@
 Allowed: images, PDF, office documents (legacy and OOXML/ODF), plain text, audio
 (hotline recordings). Refused: HTML, SVG, scripts, executables, archives, anything whose
 bytes do not match the type its name claims, and files over the configured size.
+
+Every door checks a file here before it is stored (``checked_files``): the channels of
+intake, the console's reply files, the API's uploads.
 """
 
 from __future__ import annotations
@@ -10,11 +13,14 @@ from __future__ import annotations
 import re
 import unicodedata
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import PurePosixPath
+from typing import Any
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.utils.translation import gettext as _
 
 from complaints.errors import GuardFailed
@@ -197,6 +203,29 @@ def safe_filename(name: str, fallback: str = "attachment") -> str:
 
 
 @dataclass(frozen=True)
+class Upload:
+    """A file as received: the claimed name and type are checked against the bytes."""
+
+    name: str
+    data: bytes
+    content_type: str = ""
+    # An image the message shows in its body (e-mail cid:), not a file the sender attached.
+    inline: bool = False
+    content_id: str = ""
+
+    @classmethod
+    def from_file(cls, file: Any) -> Upload:
+        """From an uploaded file (Django's UploadedFile or anything with name/read)."""
+        # One byte past the limit is enough to refuse it (``check_upload``);
+        # a huge upload (already on disk, streamed) is never read whole into memory.
+        return cls(
+            name=getattr(file, "name", "") or "",
+            content_type=getattr(file, "content_type", "") or "",
+            data=file.read(settings.ATTACHMENT_MAX_BYTES + 1),
+        )
+
+
+@dataclass(frozen=True)
 class CheckedFile:
     name: str
     content_type: str
@@ -250,3 +279,23 @@ def check_upload(name: str, data: bytes) -> CheckedFile:
         suffix = found.extensions[0]
     content_type = OLE_TYPES.get(suffix) or ODF_TYPES.get(suffix) or found.content_type
     return CheckedFile(name=shown, content_type=content_type, size=len(data))
+
+
+class CheckedUpload(ContentFile):
+    """An upload that passed ``check_upload``, in the shape ``complaints.services`` stores:
+    its safe name and the type its bytes showed."""
+
+    def __init__(self, upload: Upload, checked: CheckedFile) -> None:
+        super().__init__(upload.data, name=checked.name)
+        self.content_type = checked.content_type
+        self.inline = upload.inline
+        self.content_id = upload.content_id
+
+
+def checked_files(uploads: Sequence[Upload]) -> list[CheckedUpload]:
+    """Every upload checked by its bytes; the first refused one raises UploadRejected.
+
+    Every door checks here before a file is stored: intake's channels, the console's
+    reply files and the API's.
+    """
+    return [CheckedUpload(upload, check_upload(upload.name, upload.data)) for upload in uploads]
